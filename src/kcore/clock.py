@@ -74,8 +74,14 @@ class VirtualClock:
             await anyio.lowlevel.checkpoint()
             return
         wake = anyio.Event()
-        heapq.heappush(self._sleepers, (deadline, next(self._seq), wake))
-        await wake.wait()
+        entry = (deadline, next(self._seq), wake)
+        heapq.heappush(self._sleepers, entry)
+        try:
+            await wake.wait()
+        finally:
+            if not wake.is_set():  # canceled while asleep: forget the sleeper
+                self._sleepers.remove(entry)
+                heapq.heapify(self._sleepers)
 
     @property
     def sleepers(self) -> int:

@@ -18,10 +18,10 @@ from typing import TypeAlias
 import attrs
 
 __all__ = [
+    "CompactionResponse",
     "Compare",
     "CompareResult",
     "CompareTarget",
-    "CompactionResponse",
     "DeleteRangeRequest",
     "DeleteRangeResponse",
     "Event",
