@@ -9,14 +9,15 @@ fills up is demoted to unsynced instead of blocking the writer or dropping event
 consumer costs the store O(1) per commit and bounded memory; if compaction overtakes it, it
 is canceled with ``compact_revision`` set.
 
-Watchers with the same range, filters and prev_kv choice form a group; a commit computes each
-group's events once and hands the same frozen tuple to every member, which is what makes
-fan-out to a thousand watchers cheap.
+Watchers with the same range, filters and prev_kv choice form a group. A commit computes the
+group's events once and appends them to the group's own short log; each member reads that log
+from its own cursor and only waiting members are woken, so a commit costs O(groups), not
+O(watchers), and a thousand watchers share one frozen tuple of events. When the group's log
+grows past the buffer bound, members that lag that far are demoted and the log is trimmed.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -54,9 +55,25 @@ def _event(kv: KeyValue, prev: KeyValue | None) -> Event:
 
 
 class _Group:
-    """Watchers sharing (range, filters, prev_kv): their events are computed once per commit."""
+    """Watchers sharing (range, filters, prev_kv), and the events pushed to them not yet read.
 
-    __slots__ = ("end", "no_delete", "no_put", "prev_kv", "start", "watchers")
+    ``log[i]`` is (revision, events, events appended through this entry); a member's
+    ``cursor`` is an absolute position in it (``base`` is the position of ``log[0]``).
+    """
+
+    __slots__ = (
+        "base",
+        "base_total",
+        "end",
+        "log",
+        "no_delete",
+        "no_put",
+        "prev_kv",
+        "start",
+        "total",
+        "waiters",
+        "watchers",
+    )
 
     def __init__(
         self, start: bytes, end: bytes | None, no_put: bool, no_delete: bool, prev_kv: bool
@@ -67,12 +84,22 @@ class _Group:
         self.no_delete = no_delete
         self.prev_kv = prev_kv
         self.watchers: set[MemoryWatch] = set()
+        self.waiters: list[MemoryWatch] = []
+        self.log: list[tuple[int, tuple[Event, ...], int]] = []
+        self.base = 0
+        self.base_total = 0  # events appended before log[0]
+        self.total = 0  # events appended ever
 
     def wants(self, kv: KeyValue) -> bool:
         key = kv.key
         if key < self.start or (self.end is not None and key >= self.end):
             return False
         return not (self.no_delete if kv.version == 0 else self.no_put)
+
+    def events_before(self, cursor: int) -> int:
+        """Events appended before absolute position ``cursor``."""
+        i = cursor - self.base
+        return self.log[i - 1][2] if i > 0 else self.base_total
 
 
 class WatchHub:
@@ -120,6 +147,7 @@ class WatchHub:
                 self._ranges.append(group)
         group.watchers.add(w)
         w.group = group
+        w.cursor = group.base + len(group.log)
         w.synced = True
 
     def _leave(self, w: MemoryWatch) -> None:
@@ -163,11 +191,12 @@ class WatchHub:
             return
         plain: tuple[Event, ...] | None = None
         with_prev: tuple[Event, ...] | None = None
-        demoted: list[MemoryWatch] = []
         groups: list[_Group] = list(self._ranges)
         if self._single:
             for kv in changes:
                 groups.extend(self._single.get(kv.key, ()))
+            if len(changes) > 1:
+                groups = list(dict.fromkeys(groups))  # a key changed twice: one visit per group
         for group in groups:
             if group.prev_kv:
                 if with_prev is None:
@@ -186,21 +215,34 @@ class WatchHub:
                     events = pool
             if not events:
                 continue
-            for w in group.watchers:
-                if revision < w.next_rev:
-                    continue  # a watch that starts in the future
-                w.buffer.append((revision, events))
-                w.buffered += len(events)
-                if w.buffered > self._buffer_events:
-                    demoted.append(w)
-                if w.waker is not None:
-                    w.waker.set()
-                    w.waker = None
-        for w in demoted:
-            # Too far behind: stop pushing, it reads the rest from history when it gets there.
-            self._leave(w)
-            w.synced = False
-            w.next_rev = revision + 1
+            group.total += len(events)
+            group.log.append((revision, events, group.total))
+            if group.waiters:
+                for w in group.waiters:
+                    if w.waker is not None:
+                        w.waker.set()
+                        w.waker = None
+                group.waiters.clear()
+            if group.total - group.base_total > self._buffer_events:
+                self._trim(group)
+
+    def _trim(self, group: _Group) -> None:
+        """Demote members lagging more than the buffer bound, then drop what all have read."""
+        limit = self._buffer_events
+        lowest = group.base + len(group.log)
+        for w in list(group.watchers):
+            if group.total - group.events_before(w.cursor) > limit:
+                # Too far behind: it reads the rest from history when it gets there.
+                w.next_rev = max(w.next_rev, group.log[w.cursor - group.base][0])
+                self._leave(w)
+                w.synced = False
+            else:
+                lowest = min(lowest, w.cursor)
+        drop = lowest - group.base
+        if drop > 0:
+            group.base_total = group.log[drop - 1][2]
+            del group.log[:drop]
+            group.base = lowest
 
     # --- consumer side: catch up from history --------------------------------------------
 
@@ -285,8 +327,7 @@ class MemoryWatch:
         self.progress_notify = progress_notify
         self.synced = False
         self.group: _Group | None = None
-        self.buffer: deque[tuple[int, tuple[Event, ...]]] = deque()
-        self.buffered = 0
+        self.cursor = 0  # synced: absolute position in the group's log of the next unread
         self.waker: anyio.Event | None = None
         self.progress_wanted = False
         self.quiet = True  # no events sent since the last progress tick
@@ -306,8 +347,6 @@ class MemoryWatch:
         """End the watch; ``final`` (a cancel notice) is delivered before iteration stops."""
         self._final = final
         self._done = True
-        self.buffer.clear()
-        self.buffered = 0
         self.wake()
 
     def __aiter__(self) -> Self:
@@ -321,8 +360,12 @@ class MemoryWatch:
                 if final is None:
                     raise StopAsyncIteration
                 return final
-            if self.buffer:
-                return self._drain()
+            group = self.group
+            if group is not None and self.cursor - group.base < len(group.log):
+                response = self._read(group)
+                if response is not None:
+                    return response
+                continue
             if not self.synced:
                 response = hub.catch_up(self)
                 if response is not None:
@@ -334,22 +377,29 @@ class MemoryWatch:
                 self.progress_wanted = False
                 return WatchResponse(ResponseHeader(hub._history.revision()), self._id)
             self.waker = anyio.Event()
+            if group is not None:
+                group.waiters.append(self)
             await self.waker.wait()
 
-    def _drain(self) -> WatchResponse:
-        buffer = self.buffer
-        rev, events = buffer.popleft()
-        if buffer and len(events) < MAX_EVENTS_PER_RESPONSE:
-            collected = list(events)
-            while buffer and len(collected) < MAX_EVENTS_PER_RESPONSE:
-                rev, events = buffer.popleft()
+    def _read(self, group: _Group) -> WatchResponse | None:
+        """Take whole revisions from the group's log, up to about MAX_EVENTS_PER_RESPONSE."""
+        log = group.log
+        i = self.cursor - group.base
+        end = len(log)
+        collected: list[Event] = []
+        rev = 0
+        while i < end and len(collected) < MAX_EVENTS_PER_RESPONSE:
+            rev, events, _ = log[i]
+            i += 1
+            if rev >= self.next_rev:  # a watch starting in the future skips what came before
                 collected.extend(events)
-            events = tuple(collected)
-        self.buffered -= len(events)
+        self.cursor = group.base + i
+        if not collected:
+            return None
         self.quiet = False
-        if not buffer and self.synced:
+        if i == end and self.synced:
             rev = self._hub._history.revision()  # everything up to now is delivered
-        return WatchResponse(ResponseHeader(rev), self._id, events=events)
+        return WatchResponse(ResponseHeader(rev), self._id, events=tuple(collected))
 
     async def request_progress(self) -> None:
         self.progress_wanted = True

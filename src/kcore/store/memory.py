@@ -31,6 +31,8 @@ from kcore.errors import (
     InvalidArgumentError,
     KeyNotFoundError,
     LeaseNotFoundError,
+    LeaseProvidedError,
+    ValueProvidedError,
 )
 from kcore.store import _validate as v
 from kcore.store._keyindex import KeyIndex
@@ -259,35 +261,58 @@ class MemoryStore:
         ignore_value: bool = False,
         ignore_lease: bool = False,
     ) -> PutResponse:
-        request = PutRequest(key, value, lease, prev_kv, ignore_value, ignore_lease)
-        v.check_put(request)
+        if not (
+            type(key) is bytes
+            and key
+            and type(value) is bytes
+            and type(lease) is int
+            and lease >= 0
+            and prev_kv.__class__ is bool
+            and ignore_value.__class__ is bool
+            and ignore_lease.__class__ is bool
+        ):  # the hot path skips building a request; anything unusual gets the full check
+            v.check_put(PutRequest(key, value, lease, prev_kv, ignore_value, ignore_lease))
+        elif ignore_value and value:
+            raise ValueProvidedError()
+        elif ignore_lease and lease:
+            raise LeaseProvidedError()
         self._expire_due()
-        self._check_put_state(request)
+        self._check_put_state(key, lease, ignore_value or ignore_lease)
         write = _Write(self._rev + 1)
-        prev = self._put(write, request)
+        prev = self._put(write, key, value, lease, ignore_value, ignore_lease)
         self._commit(write)
         return PutResponse(self._header, prev if prev_kv else None)
 
-    def _check_put_state(self, r: PutRequest) -> None:
-        if (r.ignore_value or r.ignore_lease) and self._index.latest(r.key) is None:
+    def _check_put_state(self, key: bytes, lease: int, needs_key: bool) -> None:
+        if needs_key and self._index.latest(key) is None:
             raise KeyNotFoundError()
-        if r.lease and r.lease not in self._lessor:
+        if lease and lease not in self._lessor:
             raise LeaseNotFoundError()
 
-    def _put(self, write: _Write, r: PutRequest) -> KeyValue | None:
+    def _put(
+        self,
+        write: _Write,
+        key: bytes,
+        value: bytes,
+        lease: int,
+        ignore_value: bool = False,
+        ignore_lease: bool = False,
+    ) -> KeyValue | None:
         rev = write.revision
-        prev = self._index.latest(r.key)
-        value = prev.value if r.ignore_value and prev is not None else r.value
-        lease = prev.lease if r.ignore_lease and prev is not None else r.lease
+        prev = self._index.latest(key)
         if prev is None:
-            kv = KeyValue(r.key, rev, rev, 1, value, lease)
+            kv = KeyValue(key, rev, rev, 1, value, lease)
             self._live += 1
         else:
-            kv = KeyValue(r.key, prev.create_revision, rev, prev.version + 1, value, lease)
+            if ignore_value:
+                value = prev.value
+            if ignore_lease:
+                lease = prev.lease
+            kv = KeyValue(key, prev.create_revision, rev, prev.version + 1, value, lease)
             if prev.lease and prev.lease != lease:
-                self._lessor.detach(prev.lease, r.key)
+                self._lessor.detach(prev.lease, key)
         if lease:
-            self._lessor.attach(lease, r.key)
+            self._lessor.attach(lease, key)
         self._record(write, kv, prev)
         return prev
 
@@ -402,7 +427,7 @@ class MemoryStore:
         children = iter(plan.children)
         for op in plan.ops:
             if isinstance(op, PutRequest):
-                self._check_put_state(op)
+                self._check_put_state(op.key, op.lease, op.ignore_value or op.ignore_lease)
             elif isinstance(op, RangeRequest):
                 self._check_read_revision(op.revision)
             elif isinstance(op, TxnRequest):
@@ -416,7 +441,9 @@ class MemoryStore:
             if isinstance(op, RangeRequest):
                 parts.append(("range", *self._range(op, write.revision)))
             elif isinstance(op, PutRequest):
-                prev = self._put(write, op)
+                prev = self._put(
+                    write, op.key, op.value, op.lease, op.ignore_value, op.ignore_lease
+                )
                 parts.append(("put", prev if op.prev_kv else None))
             elif isinstance(op, DeleteRangeRequest):
                 deleted = self._delete(write, self._keys_in(op.key, op.range_end))
