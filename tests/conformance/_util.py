@@ -42,7 +42,7 @@ async def get(store: Store, key: bytes, **kwargs: Any) -> KeyValue | None:
     return resp.kvs[0] if resp.kvs else None
 
 
-class unchanged:  # noqa: N801 - used like a function: ``async with unchanged(store):``
+class unchanged:  # used like a function: ``async with unchanged(store):``
     """Assert that nothing changed in the store (revision, keys, values) inside the block."""
 
     def __init__(self, store: Store) -> None:
@@ -64,7 +64,9 @@ async def next_response(w: Watch, timeout: float = TIMEOUT) -> WatchResponse:
         return await w.__anext__()
 
 
-async def collect_responses(w: Watch, n_events: int, timeout: float = TIMEOUT) -> list[WatchResponse]:
+async def collect_responses(
+    w: Watch, n_events: int, timeout: float = TIMEOUT
+) -> list[WatchResponse]:
     """Responses until at least ``n_events`` events arrived (progress notices are skipped)."""
     responses: list[WatchResponse] = []
     seen = 0
@@ -85,9 +87,7 @@ async def collect_events(w: Watch, n_events: int, timeout: float = TIMEOUT) -> l
     return [ev for resp in responses for ev in resp.events]
 
 
-async def events_until_progress(
-    w: Watch, store: Store, timeout: float = TIMEOUT
-) -> list[Event]:
+async def events_until_progress(w: Watch, store: Store, timeout: float = TIMEOUT) -> list[Event]:
     """Every event delivered before a requested progress notice at the current revision.
 
     A progress notice means everything up to its revision was delivered, so the events

@@ -207,6 +207,17 @@ async def test_ignore_lease_with_a_lease_is_refused(backend):
     assert str(exc.value) == "etcdserver: lease is provided"
 
 
+async def test_provided_errors_come_before_key_not_found(backend):
+    """etcd checks the request itself before looking at the store."""
+    store = backend.store
+    lease = await store.lease_grant(30)
+    async with unchanged(store):
+        with pytest.raises(ValueProvidedError):
+            await store.put(b"missing", b"v", ignore_value=True)
+        with pytest.raises(LeaseProvidedError):
+            await store.put(b"missing", b"v", ignore_lease=True, lease=lease.id)
+
+
 @pytest.mark.parametrize("flag", ["ignore_value", "ignore_lease"])
 async def test_ignore_flags_on_a_missing_key(backend, flag):
     store = backend.store

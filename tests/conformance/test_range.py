@@ -151,7 +151,9 @@ async def test_limit_more_and_count(backend):
     assert resp.count == 5  # count ignores limit
 
 
-@pytest.mark.parametrize(("limit", "n", "more"), [(0, 5, False), (4, 4, True), (5, 5, False), (9, 5, False)])
+@pytest.mark.parametrize(
+    ("limit", "n", "more"), [(0, 5, False), (4, 4, True), (5, 5, False), (9, 5, False)]
+)
 async def test_limit_boundaries(backend, limit, n, more):
     store = backend.store
     await put_all(store, b"k1", b"k2", b"k3", b"k4", b"k5")
@@ -238,18 +240,14 @@ async def test_future_revision(backend):
 @pytest.mark.parametrize("target", list(SortTarget))
 async def test_sort_ascend(backend, target):
     await seed_sortable(backend.store)
-    resp = await backend.store.range(
-        b"a", b"d", sort_target=target, sort_order=SortOrder.ASCEND
-    )
+    resp = await backend.store.range(b"a", b"d", sort_target=target, sort_order=SortOrder.ASCEND)
     assert keys(resp) == ASCENDING[target]
 
 
 @pytest.mark.parametrize("target", list(SortTarget))
 async def test_sort_descend(backend, target):
     await seed_sortable(backend.store)
-    resp = await backend.store.range(
-        b"a", b"d", sort_target=target, sort_order=SortOrder.DESCEND
-    )
+    resp = await backend.store.range(b"a", b"d", sort_target=target, sort_order=SortOrder.DESCEND)
     assert keys(resp) == ASCENDING[target][::-1]
 
 

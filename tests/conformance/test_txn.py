@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kcore.errors import (
+    CompactedError,
     DuplicateKeyError,
     FutureRevisionError,
     KeyNotFoundError,
@@ -135,7 +136,9 @@ async def test_range_compare_must_hold_for_every_key(backend):
     assert await succeeds(store, version_is(b"p/", 1, range_end=end)) is False
     assert await succeeds(store, cmp(b"p/", CompareTarget.VERSION, GT, 0, range_end=end)) is True
     assert await succeeds(store, cmp(b"p/", CompareTarget.VALUE, EQ, b"1", range_end=end)) is True
-    assert await succeeds(store, cmp(b"p/", CompareTarget.VALUE, EQ, b"1", range_end=b"\0")) is False
+    assert (
+        await succeeds(store, cmp(b"p/", CompareTarget.VALUE, EQ, b"1", range_end=b"\0")) is False
+    )
     # p/a mod 2, p/b mod 4, q mod 5
     assert await succeeds(store, cmp(b"p/", CompareTarget.MOD, LT, 6, range_end=b"\0")) is True
     assert await succeeds(store, cmp(b"p/", CompareTarget.MOD, LT, 5, range_end=b"\0")) is False
@@ -315,9 +318,7 @@ async def test_ignore_value_on_missing_key_in_txn_applies_nothing(backend):
     store = backend.store
     async with unchanged(store):
         with pytest.raises(KeyNotFoundError):
-            await store.txn(
-                [], [PutRequest(b"a", b"1"), PutRequest(b"b", ignore_value=True)], []
-            )
+            await store.txn([], [PutRequest(b"a", b"1"), PutRequest(b"b", ignore_value=True)], [])
 
 
 async def test_future_revision_read_in_txn_applies_nothing(backend):
@@ -325,6 +326,16 @@ async def test_future_revision_read_in_txn_applies_nothing(backend):
     async with unchanged(store):
         with pytest.raises(FutureRevisionError):
             await store.txn([], [PutRequest(b"a", b"1"), RangeRequest(b"a", revision=50)], [])
+
+
+async def test_compacted_revision_read_in_txn_applies_nothing(backend):
+    store = backend.store
+    for i in range(4):
+        await store.put(b"k", b"%d" % i)  # 2..5
+    await store.compact(4)
+    async with unchanged(store):
+        with pytest.raises(CompactedError):
+            await store.txn([], [PutRequest(b"a", b"1"), RangeRequest(b"k", revision=3)], [])
 
 
 # --- size limit ----------------------------------------------------------------------------

@@ -164,12 +164,17 @@ def check_txn(
     max_ops: int,
     where: str = "",
 ) -> None:
-    """Check a txn and every nested op; then the duplicate-key rule over the whole tree."""
+    """Check a txn and every nested op; then the duplicate-key rule over the whole tree.
+
+    Like etcd, a level's size is its longest list (compare, success or failure), and a nested
+    txn only gets the budget its parent left: ``max_ops`` minus the parent's size.
+    """
     for name, seq in (("compare", compare), ("success", success), ("failure", failure)):
         if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
             raise InvalidTypeError(f"{where}{name} must be a list, got {type(seq).__name__}")
-        if len(seq) > max_ops:
-            raise TooManyOpsError()
+    size = max(len(compare), len(success), len(failure))
+    if size > max_ops:
+        raise TooManyOpsError()
     for i, c in enumerate(compare):
         _check_compare(c, f"{where}compare[{i}]")
     for name, ops in (("success", success), ("failure", failure)):
@@ -182,7 +187,7 @@ def check_txn(
             elif isinstance(op, DeleteRangeRequest):
                 check_delete(op, at)
             elif isinstance(op, TxnRequest):
-                check_txn(op.compare, op.success, op.failure, max_ops, at)
+                check_txn(op.compare, op.success, op.failure, max_ops - size, at)
             else:
                 raise InvalidTypeError(
                     f"{at[:-1]} must be a RangeRequest, PutRequest, DeleteRangeRequest or "
