@@ -60,3 +60,13 @@ def test_kubernetes_reasons_and_python_bases() -> None:
     assert invalid.code == 422
     assert str(invalid.causes[0]) == "spec.containers[0].image: Required value"
     assert errors.CompactedError(7).compact_revision == 7
+
+
+def test_grpc_texts_are_what_etcds_server_sends() -> None:
+    assert (
+        errors.CompactedError.GRPC_TEXT == "etcdserver: mvcc: required revision has been compacted"
+    )
+    assert errors.FutureRevisionError.GRPC_TEXT == (
+        "etcdserver: mvcc: required revision is a future revision"
+    )
+    assert errors.LeaseNotFoundError.GRPC_TEXT == "etcdserver: requested lease not found"

@@ -165,12 +165,24 @@ class OutcomeUnknownError(KcoreError):
 
 
 class StoreError(KcoreError):
-    """An error with etcd's own text; ``ETCD_TEXT`` is what etcd says, word for word."""
+    """An error with etcd's own text; ``ETCD_TEXT`` is what etcd says, word for word.
+
+    ``GRPC_TEXT`` is the gRPC status message etcd's server sends for it (and etcdctl prints):
+    the same text, except that storage-level ("mvcc: ...") errors gain an "etcdserver: "
+    prefix on the wire.
+    """
 
     ETCD_TEXT = ""
+    GRPC_TEXT = ""
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.ETCD_TEXT)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "GRPC_TEXT" not in cls.__dict__:
+            prefix = "etcdserver: " if cls.ETCD_TEXT.startswith("mvcc: ") else ""
+            cls.GRPC_TEXT = prefix + cls.ETCD_TEXT
 
 
 class CompactedError(StoreError, GoneError):

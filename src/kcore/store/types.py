@@ -13,6 +13,7 @@ A few fields are kcore extensions and say so (``StatusResponse.compact_revision`
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import TypeAlias
 
 import attrs
@@ -190,11 +191,21 @@ class Compare:
     range_end: bytes = b""
 
 
+def _compares(items: Iterable[Compare]) -> tuple[Compare, ...]:
+    return tuple(items)
+
+
+def _ops(items: Iterable[RequestOp]) -> tuple[RequestOp, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(slots=True)
 class TxnRequest:
-    compare: tuple[Compare, ...] = attrs.field(default=(), converter=tuple)
-    success: tuple[RequestOp, ...] = attrs.field(default=(), converter=tuple)
-    failure: tuple[RequestOp, ...] = attrs.field(default=(), converter=tuple)
+    """A nested txn (as an operation of another txn); lists are stored as tuples."""
+
+    compare: tuple[Compare, ...] = attrs.field(default=(), converter=_compares)
+    success: tuple[RequestOp, ...] = attrs.field(default=(), converter=_ops)
+    failure: tuple[RequestOp, ...] = attrs.field(default=(), converter=_ops)
 
 
 RequestOp: TypeAlias = "RangeRequest | PutRequest | DeleteRangeRequest | TxnRequest"

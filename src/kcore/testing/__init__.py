@@ -1,0 +1,22 @@
+"""kcore.testing: helpers for testing kcore and programs built on it.
+
+``watchcheck`` checks a watch's responses against what a store committed — etcd's six watch
+guarantees plus prev_kv and filter correctness — for any ``kcore.store.Store`` backend (the
+memory store, a real etcd, kcore's etcd-API server).
+"""
+
+from kcore.testing.watchcheck import (
+    LogIncompleteError,
+    WatchChecker,
+    WriteLog,
+    assert_watches_ok,
+    watch_until,
+)
+
+__all__ = [
+    "LogIncompleteError",
+    "WatchChecker",
+    "WriteLog",
+    "assert_watches_ok",
+    "watch_until",
+]
