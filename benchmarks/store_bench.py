@@ -5,13 +5,14 @@ each figure the median of ``--reps`` repetitions (default 3):
 
 * put/s: distinct 64-byte keys (in shuffled order), 256-byte values, one ``await store.put``
   after another;
-* single-key range/s: ``await store.range(key)`` for random keys of a 11,000-key store;
+* single-key range/s: ``await store.range(key)`` for random keys of an 11,000-key store;
 * 1,000-key prefix range/s: ``await store.range(prefix, prefix_end(prefix))`` over a prefix
   holding 1,000 of those keys (each call returns all 1,000);
 * txn/s: compare-and-swap, a MOD EQUAL compare and a put (every one must succeed);
 * watch deliveries/s: 1,000 watchers on one prefix, each consuming with ``async for``, and a
   writer doing N puts; events received by all watchers / time from the first put until the
-  last watcher has received its N-th event;
+  last watcher has received its N-th event; and the same with the writer yielding after each
+  put (200 puts), so every put wakes every watcher (no target: the per-write fan-out cost);
 * bytes per key: tracemalloc growth while ``--keys`` keys (64 B key, 256 B value, fresh objects
   the store alone holds) are put, per key, minus the 320 raw key+value bytes, so everything
   else (Python object headers, index, revision bookkeeping) counts as overhead.
@@ -27,11 +28,13 @@ Usage: python benchmarks/store_bench.py [--quick] [--keys N] [--reps N]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -40,7 +43,6 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from kcore.clock import VirtualClock
 from kcore.store import (
     Compare,
     CompareResult,
@@ -71,6 +73,7 @@ class Sizes:
     txns: int
     watchers: int
     watch_puts: int
+    interleaved_puts: int
     memory_keys: int
 
 
@@ -83,6 +86,7 @@ FULL = Sizes(
     txns=50_000,
     watchers=1_000,
     watch_puts=1_000,
+    interleaved_puts=200,
     memory_keys=1_000_000,
 )
 QUICK = Sizes(
@@ -94,6 +98,7 @@ QUICK = Sizes(
     txns=1_000,
     watchers=100,
     watch_puts=20,
+    interleaved_puts=20,
     memory_keys=10_000,
 )
 
@@ -113,7 +118,7 @@ def value_for(i: int) -> bytes:
 
 
 def new_store() -> MemoryStore:
-    return MemoryStore(clock=VirtualClock())
+    return MemoryStore()  # the default configuration: real clock, default buffers
 
 
 class BenchError(Exception):
@@ -191,7 +196,8 @@ async def store_ranges(sizes: Sizes, value: bytes) -> tuple[list[float], list[fl
         for k in keys + prefix_keys:
             await store.put(k, value)
         everything = keys + prefix_keys
-        picks = [random.Random(2).choice(everything) for _ in range(sizes.ranges)]
+        rng = random.Random(2)
+        picks = [rng.choice(everything) for _ in range(sizes.ranges)]
         end = prefix_end(prefix)
         for _ in range(REPS):
             gc.collect()
@@ -237,7 +243,13 @@ async def store_txns(n: int, value: bytes) -> float:
     return n / elapsed
 
 
-async def store_watch(watchers: int, puts: int, value: bytes) -> float:
+async def store_watch(watchers: int, puts: int, value: bytes, interleave: bool = False) -> float:
+    """Deliveries/s to ``watchers`` prefix watchers of ``puts`` puts.
+
+    MemoryStore's put never suspends, so a writer in a loop runs ahead and the watchers
+    receive its revisions in batches. ``interleave`` makes the writer yield after every put,
+    so each put wakes every watcher for one event: the per-write fan-out cost.
+    """
     async with new_store() as store:
         prefix = b"/bench/watch/"
         keys = make_keys("watch", puts)
@@ -276,6 +288,8 @@ async def store_watch(watchers: int, puts: int, value: bytes) -> float:
                 t0 = time.perf_counter()
                 for k in keys:
                     await store.put(k, value)
+                    if interleave:
+                        await anyio.lowlevel.checkpoint()
         if problems:
             raise BenchError("watch: " + "; ".join(problems[:3]))
         total = sum(received)
@@ -301,6 +315,38 @@ async def store_overhead(n: int) -> float:
     finally:
         tracemalloc.stop()
     return (after - before) / n - RAW
+
+
+async def rss_probe(n: int) -> None:
+    """``--rss-probe N``: the same puts in this (fresh) process, measured as RSS growth.
+
+    tracemalloc counts the bytes Python asked for; RSS also counts the allocator's slack
+    (partly used arenas), so it is the figure an operator would see. Linux only.
+    """
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    async with new_store() as store:
+        prefix = b"/bench/mem/"
+        width = KEY_LEN - len(prefix)
+        gc.collect()
+        before = rss()
+        for i in range(n):
+            await store.put(prefix + b"%0*d" % (width, i), value_for(i))
+        gc.collect()
+        print(f"{(rss() - before) / n - RAW:.1f}")
+
+
+def rss_cross_check(n: int) -> str:
+    if not os.path.exists("/proc/self/statm"):
+        return "n/a (no /proc)"
+    cmd = [sys.executable, __file__, "--rss-probe", str(n)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return f"failed: {done.stderr.strip().splitlines()[-1:]}"
+    return f"{float(done.stdout):,.0f} B/key"
 
 
 # --- running and printing -----------------------------------------------------------------
@@ -329,8 +375,11 @@ def fmt(x: float | None) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
 
 
-def print_table(rows: list[Row], floors: list[Row]) -> None:
-    head = f"{'figure':<42} {'kcore':>12} {'floor':>12} {'ratio':>8}  {'target':<14} {'met':<4}"
+def print_table(rows: list[Row], floors: list[Row], rss: str) -> None:
+    head = (
+        f"{'figure':<42} {'kcore':>12} {'spread':>7} {'floor':>12} {'ratio':>8}  "
+        f"{'target':<14} {'met'}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -346,14 +395,28 @@ def print_table(rows: list[Row], floors: list[Row]) -> None:
             target = f"{op} {r.target:,.0f}"
             ok = r.kcore >= r.target if r.higher_is_better else r.kcore <= r.target
             met = "yes" if ok else "NO"
-        print(f"{r.label:<42} {fmt(r.kcore):>12} {fmt(r.floor):>12} {ratio:>8}  {target:<14} {met}")
+        spread = "-"
+        if len(r.samples) > 1 and r.kcore:
+            spread = f"{(max(r.samples) - min(r.samples)) / r.kcore:.0%}"
+        print(
+            f"{r.label:<42} {fmt(r.kcore):>12} {spread:>7} {fmt(r.floor):>12} {ratio:>8}  "
+            f"{target:<14} {met}"
+        )
     print()
     print("floor (bare Python, same keys and values):")
     for r in floors:
         print(f"  {r.label:<40} {fmt(r.kcore):>12} {r.unit}")
+    print()
+    print(f"bytes/key cross-check, RSS growth in a fresh process (one run): {rss}")
 
 
 async def run(sizes: Sizes, quick: bool) -> int:
+    started = time.perf_counter()
+
+    def progress(what: str) -> None:
+        elapsed = time.perf_counter() - started
+        print(f"[{elapsed:5.1f}s] measuring {what} ...", file=sys.stderr, flush=True)
+
     value = b"v" * VALUE_LEN
     put_keys = make_keys("put", sizes.puts)
     print(
@@ -363,8 +426,8 @@ async def run(sizes: Sizes, quick: bool) -> int:
     )
     print(
         f"sizes: {sizes.puts:,} puts, {sizes.range_store + sizes.prefix_keys:,}-key store for "
-        f"ranges, {sizes.txns:,} txns, {sizes.watchers:,} watchers x {sizes.watch_puts:,} puts, "
-        f"{sizes.memory_keys:,} keys for bytes/key"
+        f"ranges, {sizes.txns:,} txns, {sizes.watchers:,} watchers x {sizes.watch_puts:,} puts "
+        f"({sizes.interleaved_puts:,} interleaved), {sizes.memory_keys:,} keys for bytes/key"
     )
     print(flush=True)
 
@@ -379,9 +442,9 @@ async def run(sizes: Sizes, quick: bool) -> int:
     watch = Row(
         f"watch deliveries/s ({sizes.watchers:,} prefix watchers)",
         "events/s",
-        floor=floor,
         target=TARGET_DELIVERIES,
     )
+    watch1 = Row("  same, writer yields after each put", "events/s")
     mem = Row(
         f"bytes/key above raw 320 B ({sizes.memory_keys:,} keys)",
         "B/key",
@@ -390,14 +453,14 @@ async def run(sizes: Sizes, quick: bool) -> int:
     )
 
     async def measure(row: Row, fn: Callable[[], Awaitable[float]]) -> None:
-        print(f"measuring {row.label} ...", file=sys.stderr, flush=True)
+        progress(row.label.strip())
         try:
             row.kcore, row.samples = await median_of(fn)
         except Exception as e:  # a broken store: report it in the table and fail the run
             row.error = f"{type(e).__name__}: {e}"
 
     await measure(put, lambda: store_puts(put_keys, value))
-    print(f"measuring {single.label} and {prefix.label} ...", file=sys.stderr, flush=True)
+    progress(f"{single.label} and {prefix.label}")
     try:
         singles, prefixes = await store_ranges(sizes, value)
         single.kcore, single.samples = statistics.median(singles), singles
@@ -406,10 +469,15 @@ async def run(sizes: Sizes, quick: bool) -> int:
         single.error = prefix.error = f"{type(e).__name__}: {e}"
     await measure(txn, lambda: store_txns(sizes.txns, value))
     await measure(watch, lambda: store_watch(sizes.watchers, sizes.watch_puts, value))
+    await measure(watch1, lambda: store_watch(sizes.watchers, sizes.interleaved_puts, value, True))
+    progress("the floor's bytes/key (dict-of-lists)")
     mem.floor = statistics.median(floor_overhead(sizes.memory_keys) for _ in range(REPS))
     await measure(mem, lambda: store_overhead(sizes.memory_keys))
 
-    rows = [put, single, prefix, txn, watch, mem]
+    progress("bytes/key RSS cross-check")
+    rss = rss_cross_check(sizes.memory_keys)
+
+    rows = [put, single, prefix, txn, watch, watch1, mem]
     print_table(
         rows,
         [
@@ -417,13 +485,21 @@ async def run(sizes: Sizes, quick: bool) -> int:
             Row("the same loop behind an async def", "put/s", kcore=afloor),
             Row("dict-of-lists bytes/key above raw", "B/key", kcore=mem.floor),
         ],
+        rss,
     )
     print()
     print(
         f"{prefix.label}: each call returns {sizes.prefix_keys:,} kvs, so "
         f"{fmt((prefix.kcore or 0) * sizes.prefix_keys)} kvs/s; no floor ratio (not one dict op)."
     )
-    print("ratio = kcore / floor; a figure is one repetition's ops / wall time, median taken.")
+    print(
+        "watch rows: no floor ratio, a response carries many events (one shared tuple); the"
+        " yielding row has each put wake every watcher for a one-event response."
+    )
+    print(
+        "ratio = kcore / floor; each figure is the median over repetitions of ops / wall time;"
+        " spread = (max - min) / median."
+    )
     return 1 if any(r.error for r in rows) else 0
 
 
@@ -433,12 +509,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     parser.add_argument("--keys", type=int, default=None, help="keys for bytes/key (1,000,000)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per figure (3)")
+    parser.add_argument("--rss-probe", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_probe:
+        anyio.run(rss_probe, args.rss_probe, backend="asyncio")
+        return 0
     sizes = QUICK if args.quick else FULL
     if args.keys is not None:
         if args.keys < 1:
             parser.error("--keys must be at least 1")
-        sizes = Sizes(**{**sizes.__dict__, "memory_keys": args.keys})
+        sizes = dataclasses.replace(sizes, memory_keys=args.keys)
     if args.reps < 1:
         parser.error("--reps must be at least 1")
     REPS = args.reps
