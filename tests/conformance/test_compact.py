@@ -155,6 +155,9 @@ async def test_compaction_frees_history(backend):
     await store.compact(await current_revision(store), physical=True)
     after = await store.status()
     assert after.key_count == before.key_count == 1
-    # 200 versions of a 4 KiB value were retained; after compaction only the latest is
-    assert after.db_size_in_use < before.db_size_in_use - 100 * 4096
+    if backend.compaction_shrinks_size:
+        # 200 versions of a 4 KiB value were retained; after compaction only the latest is
+        assert after.db_size_in_use < before.db_size_in_use - 100 * 4096
+    with pytest.raises(CompactedError):
+        await store.range(b"k", revision=2)  # the old versions are gone on every backend
     assert (await get(store, b"k")).value == big + b"199"
