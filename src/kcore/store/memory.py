@@ -277,6 +277,8 @@ class MemoryStore:
         elif ignore_lease and lease:
             raise LeaseProvidedError()
         self._expire_due()
+        if lease and lease not in self._lessor:
+            raise LeaseNotFoundError()  # etcd checks a plain put's lease before its key
         self._check_put_state(key, lease, ignore_value or ignore_lease)
         write = _Write(self._rev + 1)
         prev = self._put(write, key, value, lease, ignore_value, ignore_lease)
@@ -284,6 +286,7 @@ class MemoryStore:
         return PutResponse(self._header, prev if prev_kv else None)
 
     def _check_put_state(self, key: bytes, lease: int, needs_key: bool) -> None:
+        """A txn's put is checked key first, then lease (etcd's checkRequestPut order)."""
         if needs_key and self._index.latest(key) is None:
             raise KeyNotFoundError()
         if lease and lease not in self._lessor:
