@@ -1,5 +1,7 @@
 """kcore.store: bytes-level MVCC key-value stores with etcd v3 semantics."""
 
+from kcore.store.etcd import EtcdStore, TLSConfig
+from kcore.store.lease_keeper import LeaseKeeper
 from kcore.store.memory import MemoryStore
 from kcore.store.protocol import Store, Watch
 from kcore.store.types import (
@@ -42,12 +44,14 @@ __all__ = [
     "CompareTarget",
     "DeleteRangeRequest",
     "DeleteRangeResponse",
+    "EtcdStore",
     "Event",
     "EventType",
     "FilterType",
     "KeyValue",
     "LeaseGrantResponse",
     "LeaseKeepAliveResponse",
+    "LeaseKeeper",
     "LeaseLeasesResponse",
     "LeaseRevokeResponse",
     "LeaseStatus",
@@ -64,6 +68,7 @@ __all__ = [
     "SortTarget",
     "StatusResponse",
     "Store",
+    "TLSConfig",
     "TxnRequest",
     "TxnResponse",
     "Watch",

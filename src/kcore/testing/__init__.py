@@ -2,9 +2,11 @@
 
 ``watchcheck`` checks a watch's responses against what a store committed — etcd's six watch
 guarantees plus prev_kv and filter correctness — for any ``kcore.store.Store`` backend (the
-memory store, a real etcd, kcore's etcd-API server).
+memory store, a real etcd, kcore's etcd-API server). ``etcd`` runs real etcd members and
+3-member clusters on loopback for tests (random ports, private data dirs, stopped by PID).
 """
 
+from kcore.testing.etcd import EtcdCluster, EtcdProcess, EtcdStartError, EtcdTLS, free_port
 from kcore.testing.watchcheck import (
     LogIncompleteError,
     WatchChecker,
@@ -14,9 +16,14 @@ from kcore.testing.watchcheck import (
 )
 
 __all__ = [
+    "EtcdCluster",
+    "EtcdProcess",
+    "EtcdStartError",
+    "EtcdTLS",
     "LogIncompleteError",
     "WatchChecker",
     "WriteLog",
     "assert_watches_ok",
+    "free_port",
     "watch_until",
 ]
