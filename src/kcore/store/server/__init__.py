@@ -4,7 +4,8 @@ etcdctl and every etcd client work against it: KV (Range, Put, DeleteRange, Txn,
 Watch (many watches per stream), Lease (with the KeepAlive stream) and Maintenance.Status,
 on etcd's method paths (``/etcdserverpb.KV/Range`` ...), with etcd's status codes and texts.
 One module per service (``kv``, ``watch``, ``lease``, ``maintenance``); ``_wire`` holds the
-places where etcd's wire is more lenient than the store API, ``_grpc`` the typed grpc glue.
+places where etcd's wire is more lenient than the store API, ``_split`` how big watch
+responses are cut, ``_grpc`` the typed grpc glue.
 
 Runs on ``grpc.aio`` and therefore on **asyncio only** (not trio)::
 

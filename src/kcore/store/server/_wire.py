@@ -202,14 +202,14 @@ def _check_shape(t: rpc_pb2.TxnRequest, max_ops: int) -> None:
 
 def _compare(c: rpc_pb2.Compare) -> Compare:
     target: int = c.target
-    known: int = c.result
-    if target in _COMPARE_TARGETS and known in _COMPARE_RESULTS:
+    result_value: int = c.result
+    if target in _COMPARE_TARGETS and result_value in _COMPARE_RESULTS:
         return convert.compare_from_pb(c)
     create, result = -1, CompareResult.GREATER  # every key has create_revision > -1: true
-    if known not in _COMPARE_RESULTS:
+    if result_value not in _COMPARE_RESULTS:
         if target == CompareTarget.VALUE:  # true exactly when some key exists
             create = 0
-    elif known != CompareResult.EQUAL:  # unknown target: compares as equal
+    elif result_value != CompareResult.EQUAL:  # unknown target: compares as equal
         result = CompareResult.LESS  # never true
     return Compare(
         c.key, CompareTarget.CREATE, result, create_revision=create, range_end=c.range_end
