@@ -39,6 +39,8 @@ __all__ = [
     "LeaseTTLTooLargeError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "RequestTooLargeError",
+    "ServerStoppedError",
     "StoreError",
     "TimeoutError",
     "TooManyOpsError",
@@ -255,3 +257,17 @@ class LeaseExistsError(StoreError, ConflictError):
 class LeaseTTLTooLargeError(StoreError, InvalidArgumentError):
     ETCD_TEXT = "etcdserver: too large lease TTL"
     grpc_code = "OUT_OF_RANGE"
+
+
+class RequestTooLargeError(StoreError, InvalidArgumentError):
+    """A write bigger than the server's request size limit (etcd's --max-request-bytes)."""
+
+    ETCD_TEXT = "etcdserver: request is too large"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class ServerStoppedError(StoreError, UnavailableError):
+    """The server is shutting down; streams still open end with this."""
+
+    ETCD_TEXT = "etcdserver: server stopped"
+    grpc_code = "UNAVAILABLE"

@@ -58,6 +58,8 @@ _STORE_ERRORS: tuple[type[e.StoreError], ...] = (
     e.LeaseNotFoundError,
     e.LeaseExistsError,
     e.LeaseTTLTooLargeError,
+    e.RequestTooLargeError,
+    e.ServerStoppedError,
 )
 _BY_TEXT: dict[str, type[e.StoreError]] = {}
 for _cls in _STORE_ERRORS:

@@ -130,7 +130,7 @@ class MemoryStore:
         self._progress_interval = progress_interval
         self._rev = 1
         self._header = ResponseHeader(1)
-        self._compact_rev = 0
+        self._compact_rev = -1  # etcd's "never compacted": compact(0) on a new store works
         self._index = KeyIndex()
         self._log: list[tuple[KeyValue, ...]] = [()]  # _log[i] holds revision _log_base + i
         self._log_base = 1
@@ -481,15 +481,15 @@ class MemoryStore:
             raise CompactedError(self._compact_rev)
         if revision > self._rev:
             raise FutureRevisionError()
-        touched: set[bytes] = set()
-        for changes in self._log[: revision - self._log_base]:
-            touched.update(kv.key for kv in changes)
+        compacted = self._log[: max(0, revision - self._log_base)]
+        touched = {kv.key for changes in compacted for kv in changes}
         for key in touched:
             freed_bytes, freed_entries = self._index.compact(key, revision)
             self._bytes -= freed_bytes
             self._entries -= freed_entries
-        del self._log[: revision - self._log_base]
-        self._log_base = revision
+        if compacted:
+            del self._log[: len(compacted)]
+            self._log_base = revision
         self._compact_rev = revision
         self._hub.forget_before(revision)
         return CompactionResponse(self._header)
@@ -631,7 +631,7 @@ class MemoryStore:
             version=VERSION,
             db_size=size,
             db_size_in_use=size,
-            compact_revision=self._compact_rev,
+            compact_revision=max(self._compact_rev, 0),
             key_count=self._live,
         )
 

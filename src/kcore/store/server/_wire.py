@@ -26,14 +26,12 @@ from __future__ import annotations
 import attrs
 
 from kcore.errors import (
-    InvalidArgumentError,
     KeyNotFoundError,
     KeyNotProvidedError,
     LeaseNotFoundError,
     LeaseProvidedError,
-    StoreError,
+    RequestTooLargeError,
     TooManyOpsError,
-    UnavailableError,
     ValueProvidedError,
 )
 from kcore.store import _convert as convert
@@ -53,8 +51,6 @@ from kcore.store.types import (
 __all__ = [
     "DEFAULT_MAX_REQUEST_BYTES",
     "Identity",
-    "RequestTooLargeError",
-    "ServerStoppedError",
     "WireTxn",
     "blank_inner_headers",
     "check_put",
@@ -72,20 +68,6 @@ _RAFT_ENVELOPE_BYTES = 24
 _SORT_ORDERS = frozenset(int(v) for v in SortOrder)
 _COMPARE_TARGETS = frozenset(int(v) for v in CompareTarget)
 _COMPARE_RESULTS = frozenset(int(v) for v in CompareResult)
-
-
-class RequestTooLargeError(StoreError, InvalidArgumentError):
-    """A write bigger than the server's request size limit (etcd's --max-request-bytes)."""
-
-    ETCD_TEXT = "etcdserver: request is too large"
-    grpc_code = "INVALID_ARGUMENT"
-
-
-class ServerStoppedError(StoreError, UnavailableError):
-    """The server is shutting down; streams still open end with this."""
-
-    ETCD_TEXT = "etcdserver: server stopped"
-    grpc_code = "UNAVAILABLE"
 
 
 @attrs.frozen(slots=True)

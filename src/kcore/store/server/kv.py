@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcore.errors import CompactedError, LeaseNotFoundError
+from kcore.errors import CompactedError, LeaseNotFoundError, RequestTooLargeError
 from kcore.store import _convert as convert
 from kcore.store._etcdpb import rpc_pb2
 from kcore.store.protocol import Store
@@ -67,7 +67,7 @@ class KVService:
     async def put(self, request: rpc_pb2.PutRequest) -> rpc_pb2.PutResponse:
         wire.check_put(request)
         if wire.too_large(request, self._max_request_bytes):
-            raise wire.RequestTooLargeError()
+            raise RequestTooLargeError()
         if request.lease < 0:
             raise LeaseNotFoundError()
         response = await self._store.put(
@@ -86,7 +86,7 @@ class KVService:
         self, request: rpc_pb2.DeleteRangeRequest
     ) -> rpc_pb2.DeleteRangeResponse:
         if request.key and wire.too_large(request, self._max_request_bytes):
-            raise wire.RequestTooLargeError()
+            raise RequestTooLargeError()
         response = await self._store.delete_range(
             request.key, request.range_end, prev_kv=request.prev_kv
         )

@@ -40,13 +40,13 @@ import anyio
 import anyio.abc
 import attrs
 
-from kcore.errors import CompactedError, KcoreError
+from kcore.errors import CompactedError, KcoreError, ServerStoppedError
 from kcore.store import _convert as convert
 from kcore.store._etcdpb import rpc_pb2
 from kcore.store.protocol import Store, Watch
 from kcore.store.server import _grpc
 from kcore.store.server._split import split_response
-from kcore.store.server._wire import Identity, ServerStoppedError
+from kcore.store.server._wire import Identity
 from kcore.store.types import FilterType, WatchResponse
 
 __all__ = ["SendQueue", "WatchService", "WatchStreamStats"]
