@@ -40,6 +40,8 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/store_bench.py
+	$(PY) benchmarks/etcd_bench.py
+	$(PY) benchmarks/durable_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -21,6 +21,7 @@ __all__ = [
     "AlreadyExistsError",
     "CompactedError",
     "ConflictError",
+    "DataDirError",
     "DuplicateKeyError",
     "FieldError",
     "ForbiddenError",
@@ -41,6 +42,7 @@ __all__ = [
     "OutcomeUnknownError",
     "RequestTooLargeError",
     "ServerStoppedError",
+    "StorageFailedError",
     "StoreError",
     "TimeoutError",
     "TooManyOpsError",
@@ -271,3 +273,14 @@ class ServerStoppedError(StoreError, UnavailableError):
 
     ETCD_TEXT = "etcdserver: server stopped"
     grpc_code = "UNAVAILABLE"
+
+
+class StorageFailedError(StoreError, UnavailableError):
+    """The disk failed under the durable store; it refuses writes it cannot persist."""
+
+    ETCD_TEXT = "kcore: storage failed: the store refuses writes it cannot persist"
+    grpc_code = "UNAVAILABLE"
+
+
+class DataDirError(KcoreError):
+    """A data directory the durable store cannot start from (damaged, newer, locked)."""

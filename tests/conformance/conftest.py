@@ -1,6 +1,7 @@
 """The store suite's backends: every test taking ``backend`` runs once per store backend.
 
 * ``memory``: MemoryStore on a virtual clock;
+* ``durable``: DurableStore (WAL + snapshots) in a temp dir, on a virtual clock;
 * ``etcd``: EtcdStore against a real etcd 3.4 started for the test (loopback, random ports,
   private data dir, stopped by PID) — skipped without etcd, failed with KCORE_REQUIRE_PEERS=1;
 * ``kcore-server``: EtcdStore against kcore's own etcd-API server serving a MemoryStore.
@@ -40,7 +41,7 @@ class Backend:
             await anyio.sleep(seconds)
 
 
-BACKENDS = ["memory", "etcd", "kcore-server"]
+BACKENDS = ["memory", "durable", "etcd", "kcore-server"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -49,6 +50,13 @@ async def backend(request: Any) -> AsyncIterator[Backend]:
         clock = VirtualClock()
         async with MemoryStore(clock=clock) as store:
             yield Backend("memory", store, clock)
+    elif request.param == "durable":
+        from kcore.store.durable import DurableStore
+
+        tmp_path = request.getfixturevalue("tmp_path")
+        clock = VirtualClock()
+        async with DurableStore(tmp_path / "data", clock=clock) as store:
+            yield Backend("durable", store, clock)
     elif request.param == "etcd":
         require_peer("etcd")
         from kcore.testing.etcd import EtcdProcess

@@ -155,6 +155,14 @@ def select(state: dict[bytes, KeyValue], r: RangeRequest) -> RangeResult:
     if r.max_create_revision:
         kvs = [kv for kv in kvs if kv.create_revision <= r.max_create_revision]
     descending = r.sort_order == SortOrder.DESCEND
+    filtered = r.min_mod_revision or r.max_mod_revision or r.min_create_revision
+    if (
+        r.limit
+        and r.sort_order == SortOrder.NONE
+        and target is not SortTarget.KEY
+        and not (filtered or r.max_create_revision)
+    ):
+        kvs = kvs[: r.limit + 1]  # etcd reads only limit+1 keys when no order is given
     if target is SortTarget.KEY:
         if descending:
             kvs.reverse()

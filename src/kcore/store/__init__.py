@@ -1,5 +1,6 @@
 """kcore.store: bytes-level MVCC key-value stores with etcd v3 semantics."""
 
+from kcore.store.durable import DurableStore
 from kcore.store.etcd import EtcdStore, TLSConfig
 from kcore.store.lease_keeper import LeaseKeeper
 from kcore.store.memory import MemoryStore
@@ -44,6 +45,7 @@ __all__ = [
     "CompareTarget",
     "DeleteRangeRequest",
     "DeleteRangeResponse",
+    "DurableStore",
     "EtcdStore",
     "Event",
     "EventType",

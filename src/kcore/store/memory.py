@@ -235,6 +235,16 @@ class MemoryStore:
         if r.max_create_revision:
             kvs = [kv for kv in kvs if kv.create_revision <= r.max_create_revision]
         order, target = SortOrder(r.sort_order), SortTarget(r.sort_target)
+        if (
+            r.limit
+            and order is SortOrder.NONE
+            and target is not SortTarget.KEY
+            and not (r.min_mod_revision or r.max_mod_revision)
+            and not (r.min_create_revision or r.max_create_revision)
+        ):
+            # etcd quirk, kept for exactness: with no order given it reads only the first
+            # limit+1 keys (in key order) and sorts those, not the whole range.
+            del kvs[r.limit + 1 :]
         if target is not SortTarget.KEY:
             # etcd sorts ascending when a non-key target is named without an order.
             descending = order is SortOrder.DESCEND
@@ -437,38 +447,45 @@ class MemoryStore:
                 self._check_plan(next(children))
 
     def _apply(self, plan: _Plan, write: _Write) -> list[Any]:
-        """Run the ops in order; later reads see earlier writes. Returns response parts."""
+        """Run the ops in order; later reads see earlier writes. Returns response parts.
+
+        Each part carries the revision "as of the txn's changes so far", as etcd stamps inner
+        responses: the revision before the txn until its first change, the new one after.
+        """
         parts: list[Any] = []
         children = iter(plan.children)
         for op in plan.ops:
             if isinstance(op, RangeRequest):
-                parts.append(("range", *self._range(op, write.revision)))
+                fields: tuple[Any, ...] = self._range(op, write.revision)
+                kind = "range"
             elif isinstance(op, PutRequest):
                 prev = self._put(
                     write, op.key, op.value, op.lease, op.ignore_value, op.ignore_lease
                 )
-                parts.append(("put", prev if op.prev_kv else None))
+                kind, fields = "put", (prev if op.prev_kv else None,)
             elif isinstance(op, DeleteRangeRequest):
                 deleted = self._delete(write, self._keys_in(op.key, op.range_end))
-                parts.append(("delete", len(deleted), tuple(deleted) if op.prev_kv else ()))
+                kind, fields = "delete", (len(deleted), tuple(deleted) if op.prev_kv else ())
             else:
                 child = next(children)
-                parts.append(("txn", child.succeeded, self._apply(child, write)))
+                kind, fields = "txn", (child.succeeded, self._apply(child, write))
+            parts.append((kind, write.revision if write.changes else self._rev, *fields))
         return parts
 
     def _txn_response(
         self, succeeded: bool, parts: list[Any], header: ResponseHeader
     ) -> TxnResponse:
         responses: list[ResponseOp] = []
-        for kind, *fields in parts:
+        for kind, revision, *fields in parts:
+            inner = header if revision == header.revision else ResponseHeader(revision)
             if kind == "range":
-                responses.append(RangeResponse(header, *fields))
+                responses.append(RangeResponse(inner, *fields))
             elif kind == "put":
-                responses.append(PutResponse(header, *fields))
+                responses.append(PutResponse(inner, *fields))
             elif kind == "delete":
-                responses.append(DeleteRangeResponse(header, *fields))
+                responses.append(DeleteRangeResponse(inner, *fields))
             else:
-                responses.append(self._txn_response(fields[0], fields[1], header))
+                responses.append(self._txn_response(fields[0], fields[1], inner))
         return TxnResponse(header, succeeded, tuple(responses))
 
     # --- compaction -----------------------------------------------------------------------
@@ -481,6 +498,10 @@ class MemoryStore:
             raise CompactedError(self._compact_rev)
         if revision > self._rev:
             raise FutureRevisionError()
+        self._compact(revision)
+        return CompactionResponse(self._header)
+
+    def _compact(self, revision: int) -> None:
         compacted = self._log[: max(0, revision - self._log_base)]
         touched = {kv.key for changes in compacted for kv in changes}
         for key in touched:
@@ -492,7 +513,6 @@ class MemoryStore:
             self._log_base = revision
         self._compact_rev = revision
         self._hub.forget_before(revision)
-        return CompactionResponse(self._header)
 
     # --- watch ----------------------------------------------------------------------------
 
@@ -525,7 +545,8 @@ class MemoryStore:
             key = b"\0"  # etcd: an empty key watches from the start of the keyspace
         single = not range_end
         end = key + b"\0" if single else (None if range_end == b"\0" else range_end)
-        start = start_revision if start_revision > 0 else self._rev + 1
+        # _revision(), not _rev: a durable subclass shows watchers only what is on disk
+        start = start_revision if start_revision > 0 else self._revision() + 1
         w = MemoryWatch(
             self._hub,
             watch_id or self._hub.new_id(),

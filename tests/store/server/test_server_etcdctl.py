@@ -121,16 +121,6 @@ async def test_main_serves_and_stops_cleanly(stop: signal.Signals) -> None:
     assert code == 0
 
 
-async def test_main_refuses_data_dir(tmp_path: object) -> None:
-    with anyio.fail_after(TIMEOUT):
-        done = await anyio.run_process(
-            [sys.executable, "-m", "kcore.store.server", "--data-dir", str(tmp_path)],
-            check=False,
-        )
-    assert done.returncode == 2
-    assert b"durable store" in done.stderr and b"not available yet" in done.stderr
-
-
 async def test_main_reports_a_taken_port(server: EtcdServer) -> None:
     with anyio.fail_after(TIMEOUT):
         done = await anyio.run_process(

@@ -2,10 +2,11 @@
 
     python -m kcore.store.server --listen 127.0.0.1:2379 [--cert F --key F [--cacert F]]
 
-Serves an in-memory store (everything is lost on exit). ``--data-dir`` will select the
-durable store once it exists; for now it is refused with exit status 2. Prints one line
-saying where it listens and with which backend, then serves until SIGINT or SIGTERM, and
-exits 0 after a clean shutdown (asyncio only, like the server).
+Serves an in-memory store (everything is lost on exit), or with ``--data-dir DIR`` the
+durable store kept in DIR (write-ahead log + snapshots; acknowledged writes survive a
+crash). Prints one line saying where it listens and with which backend, then serves until
+SIGINT or SIGTERM, and exits 0 after a clean shutdown (asyncio only, like the server). A
+data dir it cannot start from (damaged, from a newer kcore, in use) exits 1 with the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sys
 
 from kcore.errors import KcoreError
+from kcore.store.durable import DurableStore
 from kcore.store.memory import MemoryStore
 from kcore.store.server import EtcdServer
 
@@ -36,12 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cacert", help="CA (PEM) that client certificates must be signed by (mutual TLS)"
     )
-    p.add_argument("--data-dir", help="keep data in DIR with the durable store (not available yet)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep data in DIR with the durable store (created if missing); default: in memory",
+    )
     return p
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    async with MemoryStore() as store:
+    if args.data_dir is not None:
+        store: MemoryStore = DurableStore(args.data_dir)
+        backend = f"DurableStore (data dir {args.data_dir})"
+    else:
+        store = MemoryStore()
+        backend = "MemoryStore (in memory; data is lost on exit)"
+    async with store:
         server = EtcdServer(
             store, args.listen, cert_file=args.cert, key_file=args.key, ca_file=args.cacert
         )
@@ -50,7 +62,7 @@ async def _serve(args: argparse.Namespace) -> int:
             tls = " with mutual TLS" if args.cacert else (" with TLS" if server.tls else "")
             print(
                 f"kcore etcd-API server listening on {scheme}://{server.address}{tls}, "
-                "backend: MemoryStore (in memory; data is lost on exit)",
+                f"backend: {backend}",
                 flush=True,
             )
             stop = asyncio.Event()
@@ -72,13 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--cert and --key go together")
     if args.cacert is not None and args.cert is None:
         parser.error("--cacert (client certificate checking) needs --cert and --key")
-    if args.data_dir is not None:
-        print(
-            "kcore: --data-dir needs the durable store, which is not available yet; "
-            "run without --data-dir to serve an in-memory store",
-            file=sys.stderr,
-        )
-        return 2
     try:
         return asyncio.run(_serve(args))
     except KcoreError as err:
