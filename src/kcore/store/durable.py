@@ -57,10 +57,9 @@ from typing import Any, Self
 
 import anyio
 import anyio.to_thread
-import attrs
 
 from kcore.clock import Clock
-from kcore.errors import DataDirError, FutureRevisionError, StorageFailedError
+from kcore.errors import DataDirError, StorageFailedError
 from kcore.store import _validate as v
 from kcore.store import _wal
 from kcore.store._watchhub import MemoryWatch
@@ -72,17 +71,10 @@ from kcore.store.types import (
     KeyValue,
     LeaseGrantResponse,
     LeaseKeepAliveResponse,
-    LeaseLeasesResponse,
     LeaseRevokeResponse,
-    LeaseTimeToLiveResponse,
     PutResponse,
-    RangeRequest,
-    RangeResponse,
     RequestOp,
     ResponseHeader,
-    SortOrder,
-    SortTarget,
-    StatusResponse,
     TxnResponse,
 )
 
@@ -643,50 +635,15 @@ class DurableStore(MemoryStore):
 
     # --- reads: at the durable revision -----------------------------------------------------
 
-    async def range(
-        self,
-        key: bytes,
-        range_end: bytes = b"",
-        *,
-        limit: int = 0,
-        revision: int = 0,
-        sort_order: SortOrder = SortOrder.NONE,
-        sort_target: SortTarget = SortTarget.KEY,
-        serializable: bool = False,
-        keys_only: bool = False,
-        count_only: bool = False,
-        min_mod_revision: int = 0,
-        max_mod_revision: int = 0,
-        min_create_revision: int = 0,
-        max_create_revision: int = 0,
-    ) -> RangeResponse:
+    async def _prepare_read(self) -> None:
         if not self._opened:
             raise self._not_open()
-        request = RangeRequest(
-            key,
-            range_end,
-            limit,
-            revision,
-            sort_order,
-            sort_target,
-            serializable,
-            keys_only,
-            count_only,
-            min_mod_revision,
-            max_mod_revision,
-            min_create_revision,
-            max_create_revision,
-        )
-        v.check_range(request)
         self._expire_due()
         if self._durable < self._expired_through:
             await self._sync(self._expired_through)  # never show a key whose lease ran out
-        durable = self._durable_rev
-        if request.revision > durable:
-            raise FutureRevisionError()
-        self._check_read_revision(request.revision)
-        kvs, more, count = self._range(request, durable)
-        return RangeResponse(self._durable_header, kvs, more, count)
+
+    def _read_header(self) -> ResponseHeader:
+        return self._durable_header
 
     def _revision(self) -> int:
         return self._durable_rev
@@ -714,25 +671,6 @@ class DurableStore(MemoryStore):
             progress_notify=progress_notify,
             watch_id=watch_id,
             fragment=fragment,
-        )
-
-    async def lease_time_to_live(self, id: int, *, keys: bool = False) -> LeaseTimeToLiveResponse:
-        resp = await super().lease_time_to_live(id, keys=keys)
-        return attrs.evolve(resp, header=self._durable_header)
-
-    async def leases(self) -> LeaseLeasesResponse:
-        resp = await super().leases()
-        return attrs.evolve(resp, header=self._durable_header)
-
-    async def status(self) -> StatusResponse:
-        resp = await super().status()
-        return StatusResponse(
-            self._durable_header,
-            version=resp.version,
-            db_size=resp.db_size,
-            db_size_in_use=resp.db_size_in_use,
-            compact_revision=resp.compact_revision,
-            key_count=resp.key_count,
         )
 
 

@@ -202,13 +202,22 @@ class MemoryStore:
             max_create_revision,
         )
         v.check_range(request)
-        self._expire_due()
-        self._check_read_revision(request.revision)
-        kvs, more, count = self._range(request, self._rev)
-        return RangeResponse(self._header, kvs, more, count)
+        await self._prepare_read()
+        latest = self._revision()
+        self._check_read_revision(request.revision, latest)
+        kvs, more, count = self._range(request, latest)
+        return RangeResponse(self._read_header(), kvs, more, count)
 
-    def _check_read_revision(self, revision: int) -> None:
-        if revision > self._rev:
+    async def _prepare_read(self) -> None:
+        """Before a read: apply due lease expiries (a subclass may also wait for them)."""
+        self._expire_due()
+
+    def _read_header(self) -> ResponseHeader:
+        """A read's header: the newest revision readers may see (``_revision()``)."""
+        return self._header
+
+    def _check_read_revision(self, revision: int, latest: int | None = None) -> None:
+        if revision > (self._rev if latest is None else latest):
             raise FutureRevisionError()
         if 0 < revision < self._compact_rev:
             raise CompactedError(self._compact_rev)
@@ -603,17 +612,18 @@ class MemoryStore:
     async def lease_time_to_live(self, id: int, *, keys: bool = False) -> LeaseTimeToLiveResponse:
         v.check_int("id", id)
         v.check_bool("keys", keys)
-        self._expire_due()
+        await self._prepare_read()
         lease = self._lessor.get(id)
         if lease is None:
-            return LeaseTimeToLiveResponse(self._header, id, -1)
+            return LeaseTimeToLiveResponse(self._read_header(), id, -1)
         remaining = self._lessor.remaining(lease, self._clock.now())
         attached = tuple(sorted(lease.keys)) if keys else ()
-        return LeaseTimeToLiveResponse(self._header, id, remaining, lease.ttl, attached)
+        return LeaseTimeToLiveResponse(self._read_header(), id, remaining, lease.ttl, attached)
 
     async def leases(self) -> LeaseLeasesResponse:
-        self._expire_due()
-        return LeaseLeasesResponse(self._header, tuple(LeaseStatus(i) for i in self._lessor.ids()))
+        await self._prepare_read()
+        ids = self._lessor.ids()
+        return LeaseLeasesResponse(self._read_header(), tuple(LeaseStatus(i) for i in ids))
 
     def _expire_due(self) -> None:
         """Apply every lease expiry that is due by the clock: each is one revision."""
@@ -645,10 +655,10 @@ class MemoryStore:
     # --- status ---------------------------------------------------------------------------
 
     async def status(self) -> StatusResponse:
-        self._expire_due()
+        await self._prepare_read()
         size = self._bytes + _ENTRY_OVERHEAD * self._entries
         return StatusResponse(
-            self._header,
+            self._read_header(),
             version=VERSION,
             db_size=size,
             db_size_in_use=size,
