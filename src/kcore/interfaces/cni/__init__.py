@@ -1,0 +1,1 @@
+"""CNI: placeholder, filled by issue 8."""

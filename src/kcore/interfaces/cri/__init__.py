@@ -1,0 +1,1 @@
+"""CRI: placeholder, filled by issue 8."""

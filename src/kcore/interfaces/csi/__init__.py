@@ -1,0 +1,1 @@
+"""CSI: placeholder, filled by issue 8."""

@@ -1,0 +1,1 @@
+"""Typed Kubernetes API objects: placeholder, filled by issue 5."""
