@@ -40,6 +40,7 @@ __all__ = [
     "LeaseTTLTooLargeError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "PeerError",
     "RequestTooLargeError",
     "ServerStoppedError",
     "StorageFailedError",
@@ -47,6 +48,7 @@ __all__ = [
     "TimeoutError",
     "TooManyOpsError",
     "UnavailableError",
+    "UnimplementedError",
     "ValueProvidedError",
 ]
 
@@ -284,3 +286,29 @@ class StorageFailedError(StoreError, UnavailableError):
 
 class DataDirError(KcoreError):
     """A data directory the durable store cannot start from (damaged, newer, locked)."""
+
+
+# --- gRPC plugin peers (CRI, CSI) ----------------------------------------------------------
+
+
+class PeerError(KcoreError):
+    """A plugin peer answered with a gRPC status no more specific class stands for.
+
+    ``grpc_code`` is set per instance (``ABORTED``, ``OUT_OF_RANGE``, ``RESOURCE_EXHAUSTED``...),
+    so a server raising it answers with that code and a client receiving it keeps it.
+    """
+
+    reason = "InternalError"
+    code = 500
+
+    def __init__(self, message: str, grpc_code: str = "UNKNOWN") -> None:
+        super().__init__(message)
+        self.grpc_code = grpc_code
+
+
+class UnimplementedError(KcoreError):
+    """The peer does not implement the method (gRPC UNIMPLEMENTED)."""
+
+    reason = "MethodNotAllowed"
+    code = 405
+    grpc_code = "UNIMPLEMENTED"
