@@ -22,6 +22,7 @@ __all__ = [
     "CompactedError",
     "ConflictError",
     "DataDirError",
+    "DecodeError",
     "DuplicateKeyError",
     "FieldError",
     "ForbiddenError",
@@ -118,12 +119,17 @@ class UnavailableError(KcoreError):
 class FieldError:
     """One invalid field: its path (``spec.containers[0].image``), what was wrong, the value."""
 
-    __slots__ = ("detail", "path", "value")
+    __slots__ = ("detail", "path", "reason", "value")
 
-    def __init__(self, path: str, detail: str, value: object = None) -> None:
+    def __init__(
+        self, path: str, detail: str, value: object = None, reason: str = "FieldValueInvalid"
+    ) -> None:
         self.path = path
         self.detail = detail
         self.value = value
+        # Kubernetes' StatusCause type: FieldValueRequired, FieldValueInvalid,
+        # FieldValueNotSupported, FieldValueDuplicate, FieldValueTooLong, FieldValueForbidden...
+        self.reason = reason
 
     def __repr__(self) -> str:
         return f"FieldError({self.path!r}, {self.detail!r})"
@@ -142,6 +148,17 @@ class InvalidError(KcoreError, ValueError):
     def __init__(self, message: str, causes: list[FieldError] | None = None) -> None:
         super().__init__(message)
         self.causes = list(causes or [])
+
+
+class DecodeError(InvalidError):
+    """A document could not be decoded into an object: wrong types, unknown fields, bad YAML.
+
+    Kubernetes answers these with BadRequest (400); ``causes`` lists every problem with its
+    field path, as for :class:`InvalidError`.
+    """
+
+    reason = "BadRequest"
+    code = 400
 
 
 class InvalidArgumentError(KcoreError, ValueError):
