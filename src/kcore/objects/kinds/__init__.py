@@ -7,4 +7,18 @@ Importing this package registers every built-in kind. Modules:
 ``apps``, ``batch``, ``autoscaling``, ``storage``, ``coordination``, ``discovery``, ``rbac``.
 """
 
-from kcore.objects.kinds import core_pod  # noqa: F401
+from kcore.objects.kinds import (  # noqa: F401  (importing registers the kinds)
+    apps,
+    autoscaling,
+    batch,
+    coordination,
+    core_config,
+    core_node,
+    core_pod,
+    core_replication,
+    core_service,
+    core_storage,
+    discovery,
+    rbac,
+    storage,
+)
