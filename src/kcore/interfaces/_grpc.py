@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import anyio
+import anyio.to_thread
 import grpc
 import grpc.aio
 
@@ -171,7 +173,8 @@ class UnixServer:
         self._server: Any = None
 
     async def start(self) -> None:
-        _prepare(self.path)
+        # The stale-socket probe is a blocking connect (up to 1 s): keep it off the event loop.
+        await anyio.to_thread.run_sync(_prepare, self.path)
         server = grpc.aio.server(options=_OPTIONS)
         server.add_generic_rpc_handlers(
             [
