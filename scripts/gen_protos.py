@@ -12,6 +12,7 @@ path (``from etcd import kv_pb2``); they are rewritten to the package the files 
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import re
 import sys
 import tempfile
@@ -34,7 +35,17 @@ def generate(out: Path) -> None:
         files = sorted(str(p.relative_to(PROTO)) for p in (PROTO / proto_dir).glob("*.proto"))
         if not files:
             continue
-        args = ["protoc", f"-I{PROTO}", f"--python_out={out}", f"--pyi_out={out}", *files]
+        # protobuf's well-known types (google/protobuf/wrappers.proto, which CSI uses) ship
+        # inside grpc_tools; the generated code imports them from the protobuf package.
+        well_known = importlib.resources.files("grpc_tools") / "_proto"
+        args = [
+            "protoc",
+            f"-I{PROTO}",
+            f"-I{well_known}",
+            f"--python_out={out}",
+            f"--pyi_out={out}",
+            *files,
+        ]
         if protoc.main(args) != 0:
             raise SystemExit(f"protoc failed for {proto_dir}")
 
