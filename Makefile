@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/store_bench.py
 	$(PY) benchmarks/etcd_bench.py
 	$(PY) benchmarks/durable_bench.py
+	$(PY) benchmarks/objects_bench.py
+	$(PY) benchmarks/interfaces_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

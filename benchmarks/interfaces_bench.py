@@ -9,8 +9,10 @@ between kcore's client and its server. Each server runs in its own process (this
 20 containers, and Version from 16 concurrent tasks. Each figure is the median of ``--reps``
 rounds; rounds visit the targets in turn so machine noise spreads evenly.
 
-The CNI section is a slot (``cni_section``) for ADD+DEL per second with the real bridge plugin
-beside /bin/true; it prints nothing until someone fills it in.
+CNI section (``benchmarks/cni_bench.py`` measures it): ADD+DEL cycles per second through kcore's
+invoker with the real loopback + bridge + host-local plugins in a private network namespace,
+beside the same plugins exec'd directly ("direct") and beside six execs of /bin/true through the
+same runner per cycle (the floor: what a cycle costs if plugins did nothing but start).
 
 Usage: python benchmarks/interfaces_bench.py [--quick] [--reps N]
 """
@@ -28,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -238,9 +241,26 @@ def cri_section(args: argparse.Namespace) -> list[Row]:
 
 
 def cni_section(args: argparse.Namespace) -> list[Row]:
-    """Slot for the CNI figures: ADD+DEL per second with the real bridge plugin beside
-    /bin/true as the floor (same runner, same config). Not written yet: no rows."""
-    return []
+    """CNI ADD+DEL cycles per second with the real bridge plugin (loopback + bridge +
+    host-local in a private namespace) beside /bin/true exec'd through the same runner, six
+    execs per cycle as the floor. Needs root and the plugins; prints why when skipped."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import cni_bench
+
+    missing = cni_bench.missing_prerequisites()
+    if missing is not None:
+        print(f"cni: skipped ({missing})")
+        return []
+    cycles = 10 if args.quick else 30
+    figures = {name: value for name, value, _ in cni_bench.cni_figures(cycles, args.reps)}
+    real = figures["cni ADD+DEL, real bridge+loopback+host-local"]
+    direct = figures["same plugins exec'd directly, no invoker"]
+    floor = figures["exec floor per cycle (floor / 6)"]
+    return [
+        Row(
+            "cni", "ADD+DEL cycles (real bridge)", {"kcore": real, "direct": direct, "floor": floor}
+        )
+    ]
 
 
 SECTIONS: list[Callable[[argparse.Namespace], list[Row]]] = [cri_section, cni_section]
