@@ -28,6 +28,10 @@ class Clock(Protocol):
         """Seconds on a monotonic scale (only differences mean anything)."""
         ...
 
+    def wall(self) -> float:
+        """Seconds since the Unix epoch, for timestamps written into objects."""
+        ...
+
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time (0 or less: just yield to other tasks)."""
         ...
@@ -42,6 +46,9 @@ class RealClock:
 
     def now(self) -> float:
         return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(max(0.0, seconds))
@@ -58,13 +65,20 @@ class VirtualClock:
     hour sees every timer fire at its own instant.
     """
 
-    def __init__(self, start: float = 0.0) -> None:
+    def __init__(self, start: float = 0.0, *, epoch: float = 1_704_067_200.0) -> None:
+        # ``epoch`` is the wall time at ``start`` (default 2024-01-01T00:00:00Z), so the
+        # timestamps a test writes are the same on every run.
         self._now = float(start)
+        self._start = float(start)
+        self._epoch = float(epoch)
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
         self._seq = itertools.count()
 
     def now(self) -> float:
         return self._now
+
+    def wall(self) -> float:
+        return self._epoch + (self._now - self._start)
 
     async def sleep(self, seconds: float) -> None:
         await self.sleep_until(self._now + seconds)
