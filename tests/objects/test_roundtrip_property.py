@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kcore.objects import from_dict, from_json, from_yaml, kinds, to_dict, to_json, to_yaml
+from kcore.objects import all_kinds, from_dict, from_json, from_yaml, to_dict, to_json, to_yaml
 from tests.objects.strategies import structs
 
-KINDS = [info.cls for info in kinds()]
+KINDS = [info.cls for info in all_kinds()]
 
 
 def test_every_seed_kind_is_registered() -> None:
-    names = {(info.api_version, info.kind) for info in kinds()}
+    names = {(info.api_version, info.kind) for info in all_kinds()}
     core = (
         "Pod Node Namespace Service Endpoints ConfigMap Secret PersistentVolume"
         " PersistentVolumeClaim ReplicationController Event"

@@ -22,7 +22,8 @@ from kcore.objects.meta import (
     OwnerReference,
     TypeMeta,
 )
-from kcore.objects.registry import KindInfo, info_for, kinds, lookup, lookup_resource
+from kcore.objects.registry import KindInfo, info_for, lookup, lookup_resource
+from kcore.objects.registry import kinds as all_kinds
 from kcore.objects.struct import evolve, field, kind, struct, unknown_fields
 from kcore.objects.validation import Problems, problems_of, validate, validates
 
@@ -41,6 +42,7 @@ __all__ = [
     "OwnerReference",
     "Problems",
     "TypeMeta",
+    "all_kinds",
     "apply_defaults",
     "defaulter",
     "evolve",
@@ -50,7 +52,6 @@ __all__ = [
     "from_yaml",
     "info_for",
     "kind",
-    "kinds",
     "lookup",
     "lookup_resource",
     "problems_of",
