@@ -110,6 +110,21 @@ def _pod_status(status_cls: Any) -> Any:
     return status_cls(phase="Pending")
 
 
+def _job_selector(job: Any) -> Any:
+    from kcore.objects.kinds.batch import generate_selector
+
+    return generate_selector(job)
+
+
+# Kind-specific steps of kube-apiserver's PrepareForCreate, run once name and uid are known.
+_create_hooks: dict[tuple[str, str], Callable[[Any], Any]] = {("batch/v1", "Job"): _job_selector}
+
+
+def prepare_for_create(obj: Any) -> Any:
+    hook = _create_hooks.get((type(obj).api_version, type(obj).kind))
+    return hook(obj) if hook is not None else obj
+
+
 def reset_status(obj: Any) -> Any:
     """Create ignores a submitted status, as it does for kinds with a status subresource."""
     status_cls = type(obj.status)

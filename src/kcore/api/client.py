@@ -121,6 +121,7 @@ class Client:
             if not server_meta.name and server_meta.generate_name:
                 name = generate_name(server_meta.generate_name)
                 candidate = evolve(fresh, metadata=evolve(server_meta, name=name))
+            candidate = _stored.prepare_for_create(candidate)
             admitted = await self._admit(
                 AdmissionRequest(
                     Operation.CREATE,
