@@ -298,3 +298,11 @@ def test_cluster_scoped_kind_refuses_a_namespace_in_validation() -> None:
     validate(obj)
     with pytest.raises(errors.InvalidError, match=r"metadata\.namespace: Forbidden"):
         validate(from_dict({**to_dict(obj), "metadata": {"name": "c", "namespace": "x"}}))
+
+
+def test_an_empty_struct_spelled_out_is_written_back_but_a_default_one_is_not() -> None:
+    spelled = {**doc(), "status": {}}
+    assert to_dict(from_dict(spelled))["status"] == {}
+    assert "status" not in to_dict(from_dict(doc()))
+    assert "status" not in to_dict(Gadget())
+    assert from_dict(spelled) == from_dict(doc())  # equal either way; only the wire differs

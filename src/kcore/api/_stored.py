@@ -129,7 +129,10 @@ def reset_status(obj: Any) -> Any:
     """Create ignores a submitted status, as it does for kinds with a status subresource."""
     status_cls = type(obj.status)
     make = _initial_status.get(type(obj).kind)
-    return evolve(obj, status=make(status_cls) if make else status_cls())
+    if make is not None:
+        return evolve(obj, status=make(status_cls))
+    # The field's shared default instance, so an untouched status is not written as {}.
+    return evolve(obj, status=attrs.fields_dict(type(obj))["status"].default)
 
 
 # --- update ----------------------------------------------------------------------------------

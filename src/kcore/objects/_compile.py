@@ -479,8 +479,19 @@ def encoder_for(cls: type[Any]) -> Encoder:
         value = _encode_expr(gen, shape, "v")
         lines.append(f"    v = o.{attribute.name}")
         if shape.tag == "struct" and not shape.optional:
-            if omitempty:
+            default = attribute.default
+            if omitempty and isinstance(default, attrs.Factory):  # type: ignore[arg-type]
                 lines += ["    x = " + value, "    if x:", f"        d[{wire!r}] = x"]
+            elif omitempty:
+                # Left out when empty AND still the shared default instance: a struct that was
+                # present in the decoded document (``status: {loadBalancer: {}}``, as Go writes
+                # struct values) is a fresh instance, so it is written back as it came.
+                shared = gen.name(default, "default")
+                lines += [
+                    "    x = " + value,
+                    f"    if x or v is not {shared}:",
+                    f"        d[{wire!r}] = x",
+                ]
             else:
                 lines.append(f"    d[{wire!r}] = {value}")
         elif shape.optional or shape.tag in ("json", "time", "quantity", "struct"):

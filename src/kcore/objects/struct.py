@@ -20,8 +20,10 @@ Wire names are the camelCase of the attribute name, with Kubernetes' acronyms (I
 CIDR, URL, PID, IPC, UUID) upper-cased after the first word; ``field(wire=...)`` overrides.
 Emptiness follows Go's ``omitempty``: ``None``, ``""``, ``0``, ``False``, ``()`` and empty maps are
 left out; ``field(omitempty=False)`` always writes the field. A non-optional struct field is left
-out when it encodes to ``{}``; an optional one (``X | None``) is written whenever it is set, so
-``emptyDir: {}`` survives a round trip.
+out when it encodes to ``{}`` and is still its (shared) default instance; one that a document
+spelled out, even empty (``status: {loadBalancer: {}}``, as Kubernetes writes it), is written
+back. An optional struct (``X | None``) is written whenever it is set, so ``emptyDir: {}``
+survives a round trip.
 """
 
 from __future__ import annotations
