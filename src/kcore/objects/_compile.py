@@ -167,6 +167,20 @@ def _bytes(value: Any, path: Any, problems: Problems) -> Any:
     return None
 
 
+def _key(key: Any, path: Any, problems: Problems) -> Any:
+    if key.__class__ is not str:  # YAML reads `1:` or `yes:` as a number or a boolean
+        problems.append(
+            (
+                (path, (str(key),)),
+                f"map keys must be strings, got {_describe(key)}; quote the key",
+                key,
+                "FieldValueTypeInvalid",
+            )
+        )
+        return str(key)
+    return key
+
+
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
@@ -271,6 +285,7 @@ class _Gen:
             "_format_time": format_time,
             "_format_micro_time": format_micro_time,
             "_b64": _b64,
+            "_key": _key,
         }
         self.counter = 0
 
@@ -341,16 +356,16 @@ class _Gen:
             )
         if t == "map":
             if item.tag == "str":
-                fast = f"all(x.__class__ is str for x in {var}.values())"
+                fast = f"all(k.__class__ is str and x.__class__ is str for k, x in {var}.items())"
                 check = self.convert(item, "x", f"({path}, (k,))")
                 return (
                     f"((FrozenDict({var}) if {fast} else "
-                    f"FrozenDict({{k: {check} for k, x in {var}.items()}})) "
+                    f"FrozenDict({{_key(k, {path}, p): {check} for k, x in {var}.items()}})) "
                     f"if {var}.__class__ is dict else _bad(p, {path}, 'an object', {var}))"
                 )
             inner = self.convert(item, "x", f"({path}, (k,))")
             return (
-                f"(FrozenDict({{k: {inner} for k, x in {var}.items()}}) "
+                f"(FrozenDict({{_key(k, {path}, p): {inner} for k, x in {var}.items()}}) "
                 f"if {var}.__class__ is dict else _bad(p, {path}, 'an object', {var}))"
             )
         raise AssertionError(t)

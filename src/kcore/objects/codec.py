@@ -99,7 +99,13 @@ def from_dict(data: Any, cls: type[T] | None = None, *, strict: bool = True) -> 
     elif isinstance(data, dict):
         _check_type_fields(data, cls)
     problems: list[tuple[Any, str, Any, str]] = []
-    obj = decoder_for(cls)(data, None, problems, strict)
+    try:
+        obj = decoder_for(cls)(data, None, problems, strict)
+    except RecursionError:
+        raise errors.DecodeError(
+            f"cannot decode {_describe(data)}: the document is nested too deeply",
+            [errors.FieldError("<document>", "nested too deeply", None, "FieldValueInvalid")],
+        ) from None
     if problems:
         raise _problems_error(f"cannot decode {_describe(data)}", problems)
     return obj
@@ -136,7 +142,7 @@ def from_json(data: str | bytes, cls: type[T] | None = None, *, strict: bool = T
     """Decode one object from JSON text or bytes."""
     try:
         parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise errors.DecodeError(
             f"malformed JSON: {err}",
             [errors.FieldError("<document>", f"malformed JSON: {err}", None, "FieldValueInvalid")],
@@ -159,6 +165,11 @@ def from_yaml(text: str | bytes, *, strict: bool = True) -> list[Any]:
     """
     try:
         documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except RecursionError:
+        message = "malformed YAML: nested too deeply"
+        raise errors.DecodeError(
+            message, [errors.FieldError("<document>", message, None, "FieldValueInvalid")]
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
