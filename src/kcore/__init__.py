@@ -4,7 +4,28 @@ The public names of every layer are re-exported here; see ARCHITECTURE.md for th
 """
 
 from kcore import errors
+from kcore.api import Admission, Client, Denied, ObjectList, UserInfo, WatchEvent, WatchEventType
 from kcore.clock import Clock, RealClock, VirtualClock
+from kcore.interfaces.cni import CniInvoker
+from kcore.interfaces.cri import CRIClient, CRIServer, FakeRuntime
+from kcore.interfaces.csi import CSIClient, CSIServer, HostPathDriver
+from kcore.objects import (
+    Object,
+    ObjectMeta,
+    apply_defaults,
+    evolve,
+    field,
+    from_dict,
+    from_json,
+    from_yaml,
+    kind,
+    struct,
+    to_dict,
+    to_json,
+    to_yaml,
+    validate,
+)
+from kcore.objects.quantity import Quantity
 from kcore.store import (
     Compare,
     CompareResult,
@@ -32,30 +53,59 @@ from kcore.store import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Admission",
+    "CRIClient",
+    "CRIServer",
+    "CSIClient",
+    "CSIServer",
+    "Client",
     "Clock",
+    "CniInvoker",
     "Compare",
     "CompareResult",
     "CompareTarget",
     "DeleteRangeRequest",
+    "Denied",
     "DurableStore",
     "EtcdStore",
     "Event",
     "EventType",
+    "FakeRuntime",
     "FilterType",
+    "HostPathDriver",
     "KeyValue",
     "LeaseKeeper",
     "MemoryStore",
+    "Object",
+    "ObjectList",
+    "ObjectMeta",
     "PutRequest",
+    "Quantity",
     "RangeRequest",
     "RealClock",
     "SortOrder",
     "SortTarget",
     "Store",
     "TxnRequest",
+    "UserInfo",
     "VirtualClock",
     "Watch",
+    "WatchEvent",
+    "WatchEventType",
     "WatchResponse",
     "__version__",
+    "apply_defaults",
     "errors",
+    "evolve",
+    "field",
+    "from_dict",
+    "from_json",
+    "from_yaml",
+    "kind",
     "prefix_end",
+    "struct",
+    "to_dict",
+    "to_json",
+    "to_yaml",
+    "validate",
 ]
