@@ -1,0 +1,36 @@
+"""The reconcile contract's values: what a reconcile is asked (Request) and answers (Result)."""
+
+from __future__ import annotations
+
+import attrs
+
+from kcore import errors
+
+__all__ = ["Request", "Result", "TerminalError"]
+
+
+@attrs.frozen
+class Request:
+    """The key of one object to reconcile: its name and namespace ("" if cluster-scoped)."""
+
+    name: str
+    namespace: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+@attrs.frozen
+class Result:
+    """``requeue_after``: reconcile again after that many seconds of clock time;
+    ``requeue``: again soon, with the per-key backoff. Returning None means done."""
+
+    requeue_after: float | None = None
+    requeue: bool = False
+
+
+class TerminalError(errors.KcoreError):
+    """Raised by a reconcile for a problem retrying cannot fix: logged, counted, not retried
+    (the key is reconciled again only when something about it changes)."""
+
+    reason = "Terminal"
