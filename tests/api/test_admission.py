@@ -57,13 +57,6 @@ async def test_validation_failure_is_invalid_with_causes(client: Client) -> None
     assert str(caught.value).startswith('ConfigMap "settings" is invalid: ')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver's Invalid message names the group-qualified kind and lists a "
-    'single cause without brackets (\'Deployment.apps "web" is invalid: spec.replicas: '
-    "...'); kcore.objects.validation.validate writes 'Deployment \"web\" is invalid: "
-    "[spec.replicas: ...]'",
-)
 async def test_an_invalid_message_reads_like_kube_apiservers(client: Client) -> None:
     with pytest.raises(errors.InvalidError) as caught:
         await client.create(deployment("web", -1))

@@ -168,11 +168,6 @@ async def test_unsupported_patch_types_are_refused(client: Client) -> None:
                 await client.patch(ConfigMap, "cm", {"data": {"a": "2"}}, patch_type=patch_type)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver refuses a patch that changes metadata.name with BadRequest ('the "
-    "name of the object (...) does not match the name on the URL (...)'); kcore ignores it",
-)
 async def test_a_patch_cannot_rename_the_object(client: Client) -> None:
     await client.create(config_map("cm", {"a": "1"}))
     async with unchanged(client.store):

@@ -148,12 +148,6 @@ async def test_blind_updates_that_race_are_retried_by_the_server(client: Client)
     assert (await stored(client, ConfigMap, "cm")).version == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver re-applies a patch without resourceVersion to the fresh object "
-    "when its write loses a race (GuaranteedUpdate); Client.patch raises Conflict because "
-    "the resourceVersion it read back from the stored object counts as the caller's",
-)
 async def test_patches_that_race_are_retried_by_the_server(client: Client) -> None:
     await client.create(config_map("cm", {"n": "0"}))
     barrier(client, 2)

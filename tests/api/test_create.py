@@ -67,11 +67,6 @@ async def test_fields_the_server_owns_are_replaced_on_create(client: Client) -> 
     assert (await client.get(ConfigMap, "forged")) == created
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver refuses a create whose object carries metadata.resourceVersion "
-    "('resourceVersion should not be set on objects to be created'); Client.create clears it",
-)
 async def test_create_with_a_resource_version_is_refused(client: Client) -> None:
     with_version = evolve(config_map("versioned"), metadata__resource_version="12345")
     async with unchanged(client.store):
@@ -117,12 +112,6 @@ async def test_generate_name_prefix_is_cut_to_leave_room_for_the_suffix(client: 
     assert created.metadata.name.startswith("x" * 58)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver validates metadata.generateName whenever it is set (after name "
-    "generation), so a bad prefix is reported at metadata.generateName; kcore validates it "
-    "only when the name is empty, and Client.create fills the name first",
-)
 async def test_a_bad_generate_name_is_reported_at_generate_name(client: Client) -> None:
     async with unchanged(client.store):
         with pytest.raises(errors.InvalidError) as caught:
@@ -205,11 +194,6 @@ async def test_create_in_a_terminating_namespace_is_forbidden(client: Client) ->
     await client.update(evolve(before, data={"still": "here"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver prefixes AlreadyExists with 'object is being deleted: ' when the "
-    "existing object has a deletionTimestamp; Client.create does not",
-)
 async def test_create_over_an_object_being_deleted_says_so(client: Client) -> None:
     await client.create(config_map("going", finalizers=["example.com/hold"]))
     await client.delete(ConfigMap, "going")

@@ -107,11 +107,6 @@ async def test_a_finalizer_cannot_be_added_while_deleting(client: Client) -> Non
     assert "b.io/late" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver refuses a new finalizer on a deleting object with Invalid (422), "
-    "cause metadata.finalizers FieldValueForbidden; kcore raises ForbiddenError (403)",
-)
 async def test_a_finalizer_added_while_deleting_is_an_invalid_field(client: Client) -> None:
     await client.create(config_map("cm", finalizers=[HOLD]))
     marked = await client.delete(ConfigMap, "cm")
@@ -205,11 +200,6 @@ async def test_a_graceful_deletion_can_only_be_shortened(
     assert first is not None and second is not None and second < first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver shortens a pending graceful deletion from the first request "
-    "(deletionTimestamp - old grace + new grace); kcore counts the new grace from now",
-)
 async def test_a_shortened_grace_period_counts_from_the_first_request(
     client: Client, api_backend: ApiBackend
 ) -> None:
@@ -221,12 +211,6 @@ async def test_a_shortened_grace_period_counts_from_the_first_request(
     assert shorter.metadata.deletion_timestamp == first_request + timedelta(seconds=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver deletes during an update only when the deletion grace period is 0 "
-    "(ShouldDeleteDuringUpdate); kcore deletes a gracefully terminating Pod on any update, "
-    "so the kubelet's status update removes it",
-)
 async def test_a_terminating_pod_survives_its_status_updates(client: Client) -> None:
     await client.create(pod("web", node_name="node-1"))
     marked = await client.delete(Pod, "web")
@@ -235,11 +219,6 @@ async def test_a_terminating_pod_survives_its_status_updates(client: Client) -> 
     assert (await client.get(Pod, "web")).metadata.deletion_timestamp is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver's Namespace delete sets deletionTimestamp and status.phase "
-    "Terminating and keeps the namespace while spec.finalizers is non-empty; kcore deletes it",
-)
 async def test_namespace_delete_waits_for_spec_finalizers(client: Client) -> None:
     ns = Namespace(metadata=ObjectMeta(name="team"))
     await client.create(evolve(ns, spec__finalizers=("kubernetes",)))

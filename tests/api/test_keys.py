@@ -96,22 +96,11 @@ def test_aggregated_api_services_keep_their_group() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver stores Ingresses (networking.k8s.io and extensions) under "
-    "/registry/ingress/; kcore.api.keys has no such historical name and would use ingresses",
-)
 def test_ingresses_use_the_historical_name() -> None:
     info = synthetic("networking.k8s.io", "ingresses", True)
     assert object_key(info, "ns1", "x") == b"/registry/ingress/ns1/x"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver stores CustomResourceDefinitions under "
-    "/registry/apiextensions.k8s.io/customresourcedefinitions/; kcore.api.keys lists "
-    "apiextensions.k8s.io among the groups stored without their group",
-)
 def test_custom_resource_definitions_keep_their_group() -> None:
     info = synthetic("apiextensions.k8s.io", "customresourcedefinitions", False)
     assert object_key(info, "", "widgets.example.com") == (

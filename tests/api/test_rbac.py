@@ -293,11 +293,6 @@ async def test_without_authorization_users_are_not_checked(api_backend: ApiBacke
     assert (await stranger.get(ConfigMap, "cm")).metadata.name == "cm"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver names the resource group-qualified in Forbidden messages "
-    "('deployments.apps \"web\" is forbidden: ...'); kcore.api.authz writes 'deployments'",
-)
 async def test_forbidden_names_the_group_qualified_resource(api_backend: ApiBackend) -> None:
     admin = api_backend.client(authorization=True)
     await admin.create(deployment("web"))

@@ -110,11 +110,6 @@ async def test_deployment_generation_ignores_labels_and_status(client: Client) -
     assert reported.status.observed_generation == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver's Deployment strategy also bumps generation when annotations "
-    "change (they are copied to ReplicaSets); kcore bumps only on non-metadata changes",
-)
 async def test_deployment_generation_moves_when_annotations_change(client: Client) -> None:
     created = await client.create(deployment("web", 1))
     annotated = await client.update(evolve(created, metadata__annotations={"a": "b"}))
@@ -199,11 +194,6 @@ async def test_an_update_with_another_uid_is_refused(client: Client) -> None:
             await client.update(evolve(created, metadata__uid="someone-else", data={"x": "y"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver turns the object's uid into an update precondition: a different uid "
-    "is a Conflict ('Precondition failed: UID in precondition: ...'); kcore raises InvalidError",
-)
 async def test_an_update_with_another_uid_is_a_precondition_conflict(client: Client) -> None:
     created = await client.create(config_map("cm", {"a": "b"}))
     with pytest.raises(errors.ConflictError) as caught:
@@ -211,11 +201,6 @@ async def test_an_update_with_another_uid_is_a_precondition_conflict(client: Cli
     assert "Precondition failed: UID in precondition: someone-else" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver ignores a changed creationTimestamp on update (rest.BeforeUpdate "
-    "copies the stored one back); kcore refuses the update with InvalidError",
-)
 async def test_an_update_ignores_a_changed_creation_timestamp(client: Client) -> None:
     created = await client.create(config_map("cm", {"a": "b"}))
     moved = evolve(

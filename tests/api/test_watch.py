@@ -113,11 +113,6 @@ async def test_selector_transitions_become_added_and_deleted(client: Client) -> 
     assert events[3].object == sentinel
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kube-apiserver's watch sends the object's previous (last matching) state on a "
-    "selector-transition DELETED, versioned at the change; kcore sends the new, non-matching one",
-)
 async def test_a_selector_transition_delete_carries_the_last_matching_state(
     client: Client,
 ) -> None:

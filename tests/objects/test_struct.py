@@ -172,7 +172,7 @@ def test_metadata_rules_report_every_problem() -> None:
     ]
     with pytest.raises(errors.InvalidError) as caught:
         validate(site)
-    assert str(caught.value).startswith('Website "Not_Valid" is invalid: [')
+    assert str(caught.value).startswith('Website.struct.example.com "Not_Valid" is invalid: [')
     assert caught.value.code == 422
 
 

@@ -17,7 +17,7 @@ import attrs
 
 from kcore import errors
 from kcore.api.keys import object_key
-from kcore.objects import KindInfo, ObjectMeta, evolve, from_dict, to_dict
+from kcore.objects import KindInfo, ObjectMeta, evolve, from_dict, info_for, to_dict
 from kcore.store import Compare, CompareResult, CompareTarget, KeyValue, Store
 
 ORPHAN = "orphan"
@@ -144,20 +144,12 @@ def merge_update(old: Any, new: Any, subresource: str) -> Any:
         return evolve(old, status=new.status)
     old_meta: ObjectMeta = old.metadata
     new_meta: ObjectMeta = new.metadata
-    immutable = [
-        ("metadata.uid", new_meta.uid, old_meta.uid),
-        ("metadata.creationTimestamp", new_meta.creation_timestamp, old_meta.creation_timestamp),
-    ]
-    bad = [
-        errors.FieldError(path, "field is immutable", given, "FieldValueInvalid")
-        for path, given, stored in immutable
-        if given and given != stored
-    ]
-    if bad:
-        raise errors.InvalidError(
-            f'{type(old).kind} "{old_meta.name}" is invalid: '
-            + ", ".join(f"{c.path}: {c.detail}" for c in bad),
-            bad,
+    if new_meta.uid and new_meta.uid != old_meta.uid:
+        # The object's uid is a precondition of the update, as in kube-apiserver.
+        raise errors.ConflictError(
+            f'Operation cannot be fulfilled on {qualified(info_for(type(old)))} "{old_meta.name}": '
+            f"Precondition failed: UID in precondition: {new_meta.uid}, UID in object meta: "
+            f"{old_meta.uid}"
         )
     meta = evolve(
         new_meta,
@@ -177,14 +169,78 @@ def merge_update(old: Any, new: Any, subresource: str) -> Any:
     return merged
 
 
+# Kinds whose generation also moves on annotation changes (kube-apiserver's Deployment
+# strategy: rollback and pause annotations are part of what the controller acts on).
+_ANNOTATIONS_BUMP = {("apps/v1", "Deployment")}
+
+
 def bump_generation(old: Any, new: Any) -> Any:
     """Generation moves by one when anything but metadata and status changed."""
+    cls = type(new)
+    if (cls.api_version, cls.kind) in _ANNOTATIONS_BUMP and (
+        old.metadata.annotations != new.metadata.annotations
+    ):
+        return evolve(new, metadata__generation=old.metadata.generation + 1)
     for field in attrs.fields(type(new)):
         if field.name in ("metadata", "status", "_unknown"):
             continue
         if getattr(old, field.name) != getattr(new, field.name):
             return evolve(new, metadata__generation=old.metadata.generation + 1)
     return new
+
+
+def check_same_identity(info: KindInfo, name: str, namespace: str, obj: Any) -> None:
+    """A patch may not rename or move the object it applies to."""
+    meta: ObjectMeta = obj.metadata
+    if meta.name != name:
+        raise errors.InvalidArgumentError(
+            f"the name of the object ({meta.name}) does not match the name on the URL ({name})"
+        )
+    if info.namespaced and meta.namespace and meta.namespace != namespace:
+        raise errors.InvalidArgumentError(
+            f"the namespace of the object ({meta.namespace}) does not match the namespace on "
+            f"the URL ({namespace})"
+        )
+
+
+def already_exists(info: KindInfo, name: str, response: Any) -> errors.AlreadyExistsError:
+    """AlreadyExists, saying so when the existing object is only waiting to be deleted."""
+    prefix = ""
+    ranged = response.responses[0] if response.responses else None
+    kvs = getattr(ranged, "kvs", ())
+    if kvs:
+        existing = decode(info, kvs[0])
+        if existing.metadata.deletion_timestamp is not None:
+            prefix = "object is being deleted: "
+    return errors.AlreadyExistsError(f'{prefix}{qualified(info)} "{name}" already exists')
+
+
+def pending_finalizers(obj: Any) -> tuple[str, ...]:
+    """What still holds a deleted object: its finalizers, and a Namespace's spec.finalizers."""
+    held = tuple(obj.metadata.finalizers)
+    if type(obj).kind == "Namespace" and type(obj).api_version == "v1":
+        held += tuple(obj.spec.finalizers)
+    return held
+
+
+def check_no_new_finalizers(info: KindInfo, old: Any, new: Any) -> None:
+    added = [f for f in new.metadata.finalizers if f not in old.metadata.finalizers]
+    if added:
+        detail = (
+            "Forbidden: no new finalizers can be added if the object is being deleted, found "
+            f"new finalizers {added}"
+        )
+        raise errors.InvalidError(
+            f'{type(new).kind} "{new.metadata.name}" is invalid: metadata.finalizers: {detail}',
+            [errors.FieldError("metadata.finalizers", detail, added, "FieldValueForbidden")],
+        )
+
+
+def deletes_on_update(old: Any, new: Any) -> bool:
+    """An update that leaves a deleted object with nothing holding it removes it — unless a
+    graceful deletion is still running (a Pod's kubelet confirms that with grace period 0)."""
+    grace = old.metadata.deletion_grace_period_seconds
+    return not pending_finalizers(new) and not grace
 
 
 # --- delete ----------------------------------------------------------------------------------
@@ -234,13 +290,19 @@ def mark_for_deletion(
         elif policy == "Foreground":
             finalizers.append(FOREGROUND)
     grace = _pod_grace(obj, grace_period_seconds)
-    if not finalizers and grace is None:
+    namespace_held = type(obj).kind == "Namespace" and bool(obj.spec.finalizers)
+    if not finalizers and grace is None and not namespace_held:
         return None
     if meta.deletion_timestamp is not None:
         timestamp = meta.deletion_timestamp
         period = meta.deletion_grace_period_seconds
         if grace is not None and (period is None or grace < period):
-            timestamp, period = now + timedelta(seconds=grace), grace
+            # Shortening counts from the first request, never into the past.
+            start = timestamp - timedelta(seconds=period or 0)
+            timestamp = max(start + timedelta(seconds=grace), now)
+            period = grace
+        elif grace_period_seconds == 0 and period:
+            timestamp, period = min(timestamp, now), 0  # "delete now", finalizers permitting
         if tuple(finalizers) == tuple(meta.finalizers) and timestamp == meta.deletion_timestamp:
             return obj
         return evolve(
@@ -252,7 +314,7 @@ def mark_for_deletion(
                 deletion_grace_period_seconds=period,
             ),
         )
-    return evolve(
+    marked = evolve(
         obj,
         metadata=evolve(
             meta,
@@ -262,3 +324,6 @@ def mark_for_deletion(
             generation=meta.generation + 1 if meta.generation > 0 else meta.generation,
         ),
     )
+    if type(obj).kind == "Namespace":
+        marked = evolve(marked, status__phase="Terminating")
+    return marked

@@ -59,7 +59,8 @@ class Authorizer:
         if await self.allowed(user, verb, info.group, info.plural, subresource, namespace, name):
             return
         resource = f"{info.plural}/{subresource}" if subresource else info.plural
-        target = f'{info.plural} "{name}"' if name else info.plural
+        qualified = f"{info.plural}.{info.group}" if info.group else info.plural
+        target = f'{qualified} "{name}"' if name else qualified
         where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         raise errors.ForbiddenError(
             f'{target} is forbidden: User "{user.name}" cannot {verb} resource "{resource}" '

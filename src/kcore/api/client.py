@@ -102,6 +102,10 @@ class Client:
         meta: ObjectMeta = obj.metadata  # type: ignore[attr-defined]
         ns = _stored.namespace_of(info, meta, namespace)
         await self._authorize("create", info, ns)
+        if meta.resource_version:
+            raise errors.InvalidArgumentError(
+                "resourceVersion should not be set on objects to be created"
+            )
         server_meta = evolve(
             meta,
             namespace=ns,
@@ -141,11 +145,12 @@ class Client:
                     Compare(key, CompareTarget.CREATE, CompareResult.EQUAL, create_revision=0)
                 ],
                 success=[PutRequest(key, data)],
+                failure=[RangeRequest(key)],
             )
             if response.succeeded:
                 return _stored.with_version(admitted, response.header.revision)  # type: ignore[no-any-return]
             if server_meta.name or not server_meta.generate_name:
-                raise errors.AlreadyExistsError(f'{qualified(info)} "{name}" already exists')
+                raise _stored.already_exists(info, name, response)
         raise errors.AlreadyExistsError(
             f"{qualified(info)}: could not find a free name for generateName "
             f"{server_meta.generate_name!r} after {_MAX_RETRIES} tries"
@@ -288,15 +293,9 @@ class Client:
         if subresource != "status":
             admitted = _stored.bump_generation(old, admitted)
         if old.metadata.deletion_timestamp is not None:
-            added = set(admitted.metadata.finalizers) - set(old.metadata.finalizers)
-            if added:
-                raise errors.ForbiddenError(
-                    f'{qualified(info)} "{old.metadata.name}" is being deleted: no new '
-                    f"finalizers can be added ({', '.join(sorted(added))})"
-                )
-            if not admitted.metadata.finalizers:
-                deleted = await self._delete_now(info, current)
-                return admitted if deleted is None else deleted
+            _stored.check_no_new_finalizers(info, old, admitted)
+            if _stored.deletes_on_update(old, admitted):
+                return await self._delete_now(info, current)
         data = _stored.encode(admitted)
         if data == current.data:
             return old  # nothing changed: no write, same resourceVersion (as kube-apiserver)
@@ -332,13 +331,18 @@ class Client:
         for _ in range(_MAX_RETRIES):
             current = await _stored.read(self.store, info, ns, name)
             document = to_dict(current.obj)
+            # Without its resourceVersion, so one in the result can only come from the patch:
+            # that (and only that) makes the patch conditional; otherwise a lost race retries.
+            document["metadata"].pop("resourceVersion", None)
             patched = apply_patch(document, patch, patch_type)
             if not isinstance(patched, Mapping):
                 raise errors.InvalidArgumentError("the patch result is not an object")
             target = from_dict(patched, kind)
+            _stored.check_same_identity(info, name, ns, target)
             wanted = target.metadata.resource_version  # type: ignore[attr-defined]
             if wanted and wanted != str(current.mod_revision):
                 raise _stored.conflict(info, name)
+            target = evolve(target, metadata__resource_version=str(current.mod_revision))
             if subresource == "status" and not info.has_status:
                 raise errors.NotFoundError(
                     f"the server could not find the requested resource ({qualified(info)}/status)"

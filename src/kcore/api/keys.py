@@ -2,9 +2,10 @@
 
 kube-apiserver keeps every object under ``/registry/<resource>/<namespace>/<name>`` (cluster-
 scoped kinds drop the namespace), using the bare resource name for built-in groups and
-``<group>/<resource>`` for custom ones, with four historical names kept for compatibility:
-Services under ``services/specs``, Endpoints under ``services/endpoints``, Nodes under
-``minions`` and ReplicationControllers under ``controllers``. kcore uses the same layout, so
+``<group>/<resource>`` for custom ones (CustomResourceDefinitions themselves included), with
+historical names kept for compatibility: Services under ``services/specs``, Endpoints under
+``services/endpoints``, Nodes under ``minions``, ReplicationControllers under ``controllers``
+and Ingresses under ``ingress``. kcore uses the same layout, so
 ``etcdctl get --prefix /registry/`` reads a kcore cluster as it reads a real one.
 """
 
@@ -21,7 +22,6 @@ BUILTIN_GROUPS = frozenset(
     {
         "",
         "admissionregistration.k8s.io",
-        "apiextensions.k8s.io",
         "apps",
         "authentication.k8s.io",
         "authorization.k8s.io",
@@ -46,6 +46,8 @@ _HISTORICAL = {
     ("", "endpoints"): "services/endpoints",
     ("", "nodes"): "minions",
     ("", "replicationcontrollers"): "controllers",
+    ("networking.k8s.io", "ingresses"): "ingress",
+    ("extensions", "ingresses"): "ingress",
 }
 
 

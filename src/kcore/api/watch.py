@@ -173,11 +173,15 @@ class Watcher(Generic[T]):
             kind = WatchEventType.ADDED if created else WatchEventType.MODIFIED
             return WatchEvent(kind, obj)
         now = matches(obj)
-        before = not created and event.prev_kv is not None and matches(decode(info, event.prev_kv))
+        previous = None
+        if not created and event.prev_kv is not None:
+            # The last state it had, versioned at this change (as kube-apiserver sends it).
+            previous = decode(info, attrs.evolve(event.prev_kv, mod_revision=kv.mod_revision))
+        before = previous is not None and matches(previous)
         if now and before:
             return WatchEvent(WatchEventType.MODIFIED, obj)
         if now:
             return WatchEvent(WatchEventType.ADDED, obj)
-        if before:
-            return WatchEvent(WatchEventType.DELETED, obj)
+        if before and previous is not None:
+            return WatchEvent(WatchEventType.DELETED, previous)
         return None

@@ -146,13 +146,13 @@ def validate_object_meta(
     path: str = "metadata",
 ) -> None:
     """The metadata rules every kind shares (Kubernetes' ValidateObjectMeta)."""
+    if meta.generate_name:
+        # generateName is a prefix: checked with the prefix rule (a trailing dash is fine)
+        for message in name_rule(_strip_dash(meta.generate_name)):
+            problems.invalid(f"{path}.generateName", meta.generate_name, message)
     if not meta.name:
         if not meta.generate_name:
             problems.required(f"{path}.name", "name or generateName is required")
-        else:
-            # generateName is a prefix: check it with a dummy suffix, as Kubernetes does
-            for message in name_rule(_strip_dash(meta.generate_name)):
-                problems.invalid(f"{path}.generateName", meta.generate_name, message)
     else:
         problems.from_messages(f"{path}.name", meta.name, name_rule(meta.name))
     if namespaced:
@@ -230,7 +230,11 @@ def validate(obj: Any) -> None:
     """Raise :class:`kcore.errors.InvalidError` listing every problem of ``obj``, if any."""
     causes = problems_of(obj)
     if causes:
+        cls = type(obj)
         name = obj.metadata.name or obj.metadata.generate_name
+        kind = f"{cls.kind}.{cls.group}" if cls.group else cls.kind
         listed = ", ".join(str(c) for c in causes[:20])
         more = f" (and {len(causes) - 20} more)" if len(causes) > 20 else ""
-        raise errors.InvalidError(f'{type(obj).kind} "{name}" is invalid: [{listed}]{more}', causes)
+        # One cause reads bare, several in brackets: kube-apiserver's wording.
+        shown = listed if len(causes) == 1 else f"[{listed}]{more}"
+        raise errors.InvalidError(f'{kind} "{name}" is invalid: {shown}', causes)
