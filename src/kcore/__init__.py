@@ -26,6 +26,18 @@ from kcore.objects import (
     validate,
 )
 from kcore.objects.quantity import Quantity
+from kcore.reconcile import (
+    Builder,
+    Context,
+    Controller,
+    EdgeHandlers,
+    Manager,
+    Request,
+    Result,
+    TerminalError,
+    controller,
+)
+from kcore.reconcile.runner import run
 from kcore.store import (
     Compare,
     CompareResult,
@@ -54,6 +66,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Admission",
+    "Builder",
     "CRIClient",
     "CRIServer",
     "CSIClient",
@@ -64,9 +77,12 @@ __all__ = [
     "Compare",
     "CompareResult",
     "CompareTarget",
+    "Context",
+    "Controller",
     "DeleteRangeRequest",
     "Denied",
     "DurableStore",
+    "EdgeHandlers",
     "EtcdStore",
     "Event",
     "EventType",
@@ -75,6 +91,7 @@ __all__ = [
     "HostPathDriver",
     "KeyValue",
     "LeaseKeeper",
+    "Manager",
     "MemoryStore",
     "Object",
     "ObjectList",
@@ -83,9 +100,12 @@ __all__ = [
     "Quantity",
     "RangeRequest",
     "RealClock",
+    "Request",
+    "Result",
     "SortOrder",
     "SortTarget",
     "Store",
+    "TerminalError",
     "TxnRequest",
     "UserInfo",
     "VirtualClock",
@@ -95,6 +115,7 @@ __all__ = [
     "WatchResponse",
     "__version__",
     "apply_defaults",
+    "controller",
     "errors",
     "evolve",
     "field",
@@ -103,6 +124,7 @@ __all__ = [
     "from_yaml",
     "kind",
     "prefix_end",
+    "run",
     "struct",
     "to_dict",
     "to_json",

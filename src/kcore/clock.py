@@ -97,6 +97,10 @@ class VirtualClock:
                 self._sleepers.remove(entry)
                 heapq.heapify(self._sleepers)
 
+    def next_deadline(self) -> float | None:
+        """When the earliest sleeper wakes, or None if nobody sleeps on this clock."""
+        return self._sleepers[0][0] if self._sleepers else None
+
     @property
     def sleepers(self) -> int:
         """How many tasks are waiting on this clock."""

@@ -1,4 +1,4 @@
-"""Every manifest in the corpus loads, validates and round-trips; every invalid one fails as expected.
+"""Every corpus manifest loads, validates and round-trips; every invalid one fails as expected.
 
 ``manifests/**/*.yaml`` are realistic documents (several per file is fine). Loading one and
 writing it back gives the same document (null values aside, which Kubernetes drops too).

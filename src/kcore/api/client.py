@@ -12,6 +12,8 @@ this module holds the client and its writes.
 
 from __future__ import annotations
 
+import contextlib
+import random
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -66,9 +68,12 @@ class Client:
         clock: Clock | None = None,
         admission: Admission | None = None,
         authorization: bool = False,
+        rng: random.Random | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or RealClock()
+        # uids and generated names come from here: seed it for runs that repeat exactly
+        self.rng = rng or random.Random()
         self.admission = admission or Admission()
         self._authorizer = Authorizer(self) if authorization else None
         self.user: UserInfo | None = None
@@ -109,7 +114,7 @@ class Client:
         server_meta = evolve(
             meta,
             namespace=ns,
-            uid=str(uuid.uuid4()),
+            uid=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
             creation_timestamp=self._now(),
             generation=1,
             resource_version="",
@@ -123,7 +128,7 @@ class Client:
         for _ in range(_MAX_RETRIES):
             candidate: Any = fresh
             if not server_meta.name and server_meta.generate_name:
-                name = generate_name(server_meta.generate_name)
+                name = generate_name(server_meta.generate_name, self.rng)
                 candidate = evolve(fresh, metadata=evolve(server_meta, name=name))
             candidate = _stored.prepare_for_create(candidate)
             admitted = await self._admit(
@@ -170,6 +175,14 @@ class Client:
                 f"unable to create new content in namespace {namespace} because it is being "
                 "terminated"
             )
+
+    async def ensure_namespaces(self, *names: str) -> None:
+        """Create each namespace that does not exist yet (a fresh store has none)."""
+        from kcore.objects.kinds.core_config import Namespace
+
+        for name in names:
+            with contextlib.suppress(errors.AlreadyExistsError):
+                await self.create(Namespace(metadata=ObjectMeta(name=name)))
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -30,6 +30,9 @@ Decoder = Callable[[Any, Any, Problems, bool], Any]
 Encoder = Callable[[Any], dict[str, Any]]
 
 _MISSING = object()
+# Map item types whose maps the sharing decoder shares (``_share_map_<tag>`` in its namespace):
+# plain values compared by value, or already-shared objects compared by identity.
+SHARED_MAP_ITEMS = frozenset({"int", "bool", "intstr", "bytes", "struct", "time", "quantity"})
 _decoders: dict[type[Any], Decoder] = {}
 _encoders: dict[type[Any], Encoder] = {}
 
@@ -270,7 +273,14 @@ def _fields(cls: type[Any]) -> list[tuple[attrs.Attribute[Any], _Shape, str]]:
 
 
 class _Gen:
-    def __init__(self) -> None:
+    """Names and expressions for one generated function.
+
+    ``share=True`` emits the sharing variant's conversions (see ``kcore.objects._share``):
+    nested structs through their sharing decoders, timestamps and maps through sharing tables.
+    """
+
+    def __init__(self, share: bool = False) -> None:
+        self.share = share
         self.names: dict[str, Any] = {
             "_bad": _bad,
             "_quantity": _quantity,
@@ -324,14 +334,14 @@ class _Gen:
         if t == "quantity":
             return f"_quantity({var}, {path}, p)"
         if t == "time":
-            return f"_time({var}, {path}, p)"
+            return f"{'_share_time' if self.share else '_time'}({var}, {path}, p)"
         if t == "bytes":
             return f"_bytes({var}, {path}, p)"
         if t == "json":
             return f"_freeze_json({var})"
         if t == "struct":
             assert shape.cls is not None
-            dec = self.lazy(_LazyDecoder(shape.cls), "dec")
+            dec = self.lazy(_LazyDecoder(shape.cls, self.share), "dec")
             return f"{dec}({var}, {path}, p, strict)"
         assert shape.item is not None
         item = shape.item
@@ -355,6 +365,15 @@ class _Gen:
                 f"else _bad(p, {path}, 'an array', {var}))"
             )
         if t == "map":
+            if self.share and item.tag == "str":
+                return f"_share_str_map({var}, {path}, p)"
+            if self.share and item.tag in SHARED_MAP_ITEMS:
+                inner = self.convert(item, "x", f"({path}, (k,))")
+                return (
+                    f"(_share_map_{item.tag}"
+                    f"({{_key(k, {path}, p): {inner} for k, x in {var}.items()}}) "
+                    f"if {var}.__class__ is dict else _bad(p, {path}, 'an object', {var}))"
+                )
             if item.tag == "str":
                 fast = f"all(k.__class__ is str and x.__class__ is str for k, x in {var}.items())"
                 check = self.convert(item, "x", f"({path}, (k,))")
@@ -375,15 +394,21 @@ class _LazyDecoder:
     """Compiles the class's decoder on first call (classes may refer to each other), then
     replaces itself in the caller's globals so later calls go straight to it."""
 
-    __slots__ = ("cls", "key", "namespace")
+    __slots__ = ("cls", "key", "namespace", "share")
 
-    def __init__(self, cls: type[Any]) -> None:
+    def __init__(self, cls: type[Any], share: bool = False) -> None:
         self.cls = cls
+        self.share = share
         self.namespace: dict[str, Any] = {}
         self.key = ""
 
     def __call__(self, data: Any, path: Any, problems: Problems, strict: bool) -> Any:
-        fn = decoder_for(self.cls)
+        if self.share:
+            from kcore.objects._share import shared_decoder_for  # it builds on this module
+
+            fn = shared_decoder_for(self.cls)
+        else:
+            fn = decoder_for(self.cls)
         self.namespace[self.key] = fn
         return fn(data, path, problems, strict)
 

@@ -121,13 +121,11 @@ class Context:
         self, kind: type[T], objs: Iterable[T], *, owner: Any = _PRIMARY
     ) -> builtins.list[T]:
         """Make the objects of ``kind`` controlled by ``owner`` exactly ``objs``: apply each,
-        delete the ones no longer wanted."""
+        delete the ones no longer wanted. Does nothing once the owner is gone."""
         if owner is _PRIMARY:
             owner = self.object
         if owner is None:
-            raise errors.InvalidArgumentError(
-                f"ctx.own({kind.__name__}): the owner is gone; nothing can be owned"
-            )
+            return []  # the owner is gone: what it owned goes with it (ownerReferences)
         wanted = [await self.apply(obj, owner=owner) for obj in objs]
         names = {o.metadata.name for o in wanted}  # type: ignore[attr-defined]
         namespace = owner.metadata.namespace or None

@@ -75,17 +75,26 @@ class Manager:
         self._running = False
         self._leading = False
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._controllers_group: anyio.abc.TaskGroup | None = None
 
     # --- wiring ------------------------------------------------------------------------------
 
     def add(self, *controllers: Controller[Any]) -> Manager:
-        """Add controllers (before ``run()``); returns the manager for chaining."""
-        if self._running:
-            raise RuntimeError("add controllers before Manager.run()")
+        """Add controllers; returns the manager for chaining. Controllers added while the
+        manager runs start once their informers have synced (and while it leads)."""
         for controller in controllers:
             controller.setup(self)
             self.controllers.append(controller)
+            if self._task_group is not None:
+                self._task_group.start_soon(self._start_late, controller)
         return self
+
+    async def _start_late(self, controller: Controller[Any]) -> None:
+        assert self._task_group is not None
+        await self.factory.start(self._task_group)
+        await self.factory.wait_synced()
+        if self._controllers_group is not None:
+            self._controllers_group.start_soon(controller.run)
 
     def informer(self, kind: type[T], *, namespace: str | None = None) -> Informer[T]:
         """The shared informer for ``kind`` (created on first use)."""
@@ -150,6 +159,7 @@ class Manager:
         finally:
             self._running = False
             self._leading = False
+            self._task_group = None
 
     def stop(self) -> None:
         """Ask ``run()`` to finish gracefully."""
@@ -179,10 +189,12 @@ class Manager:
         self._leading = True
         try:
             async with anyio.create_task_group() as group:
+                self._controllers_group = group
                 for controller in self.controllers:
                     group.start_soon(controller.run)
                 await self._stop.wait()
                 await self._drain()
                 group.cancel_scope.cancel()
         finally:
+            self._controllers_group = None
             self._leading = False
