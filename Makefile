@@ -37,6 +37,7 @@ pytest: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/store_walkthrough.py
+	$(PY) examples/bucket_operator.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/store_bench.py
@@ -44,6 +45,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/durable_bench.py
 	$(PY) benchmarks/objects_bench.py
 	$(PY) benchmarks/interfaces_bench.py
+	$(PY) benchmarks/api_bench.py
+	$(PY) benchmarks/reconcile_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

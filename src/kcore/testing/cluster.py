@@ -103,26 +103,35 @@ class Cluster:
             await self.store.__aexit__(exc_type, exc, tb)
 
     async def _autojump(self) -> None:
+        # Time moves only when every task is blocked AND the waiters have looked at the world
+        # as it now is: the store's revision stands for "the world" (controllers keep their
+        # state there), and after each jump they look again.
         clock = self.clock
+        looked_at: int | None = None
         for _ in iter(int, 1):  # until the cluster's task group is cancelled
             idle = await wait_all_idle()
-            self._pulse()  # let waiters look at the world as it is now
-            if not idle or not await wait_all_idle():
+            revision = self.store.current_revision
+            if not idle:
                 logger.warning("cluster: tasks never went idle; time does not move")
+                self._pulse()
                 await anyio.sleep(0.001)
+                continue
+            if revision != looked_at:
+                looked_at = revision
+                self._pulse()
                 continue
             deadline = clock.next_deadline()
             if deadline is None:
                 await anyio.sleep(0.001)  # nothing timed: wait for the test to act
                 continue
             await clock.advance(max(0.0, deadline - clock.now()))
+            looked_at = None  # time moved: let the waiters look again before the next jump
 
     def _pulse(self) -> None:
         tick, self._tick = self._tick, anyio.Event()
         tick.set()
 
-    async def _until_tick_or(self, deadline: float) -> None:
-        tick = self._tick
+    async def _until_tick_or(self, tick: anyio.Event, deadline: float) -> None:
         async with anyio.create_task_group() as group:
 
             async def woken() -> None:
@@ -159,6 +168,8 @@ class Cluster:
         deadline = self.clock.now() + timeout
         with anyio.move_on_after(real_timeout) as scope:
             for _ in iter(int, 1):
+                # Taken before looking, so a pulse during the look is not missed.
+                tick = self._tick
                 value = predicate()
                 if inspect.isawaitable(value):
                     value = await value
@@ -166,7 +177,7 @@ class Cluster:
                     return value
                 if self.clock.now() >= deadline:
                     break
-                await self._until_tick_or(deadline)
+                await self._until_tick_or(tick, deadline)
 
         where = "real" if scope.cancelled_caught else "virtual"
         raise errors.TimeoutError(
