@@ -8,6 +8,12 @@ Printed figures, not tests. One run; each figure is the median of ``--reps`` rep
 * defaults/s: ``apply_defaults`` on an object that still needs them;
 * bytes per decoded Pod: tracemalloc growth while N decoded Pods are held, per Pod, beside the
   same for N ``json.loads`` dicts (the floor);
+* sharing decode (``share=True``, as the API layer and its informer caches decode): bytes per
+  Pod while N Pods are held that differ as the Pods of one ReplicaSet do (name, uid, podIP,
+  containerID, startTime; then also every other timestamp), beside the same N decoded without
+  sharing; decode/s of those N
+  distinct Pods, held (the informer's case), and of one Pod decoded and dropped over and over
+  (the worst case: nothing alive to share with), each beside the unshared decode;
 * safe sharing: the cost of the choice (immutable objects + evolve) beside its alternative
   (copy-on-read, ``copy.deepcopy`` of the object on every read): ``evolve`` one label per write
   vs ``deepcopy`` per read.
@@ -171,6 +177,72 @@ def bytes_each(make: Callable[[], object], n: int) -> float:
     return (after - before) / n
 
 
+def held_rate(decode: Callable[[bytes], object], documents: list[bytes], reps: int) -> float:
+    """Decodes per second of ``documents``, every result held until the pass ends."""
+    rates = []
+    for _ in range(reps):
+        gc.collect()
+        start = time.perf_counter()
+        held = [decode(document) for document in documents]
+        rates.append(len(documents) / (time.perf_counter() - start))
+        del held
+    return statistics.median(rates)
+
+
+def replica_pods(pod: object, count: int, every_time: bool = False) -> list[bytes]:
+    """``count`` JSON Pods of one ReplicaSet: own name, uid, IPs, container ID, start time
+    (and with ``every_time`` their own creation, condition and container start times too)."""
+    documents = []
+    for number in range(count):
+        doc = to_dict(pod)
+        doc["metadata"]["name"] = f"web-7d4b9c8f6d-{number:05d}"
+        doc["metadata"]["uid"] = f"0d6f9a3e-5a1b-4c1e-9a7e-{number:012d}"
+        ip = f"10.{244 + number // 65536}.{number // 256 % 256}.{number % 256}"
+        doc["status"]["podIP"], doc["status"]["podIPs"] = ip, [{"ip": ip}]
+        doc["status"]["containerStatuses"][0]["containerID"] = f"containerd://{number:018x}"
+        clock = f"{number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}"
+        doc["status"]["startTime"] = f"2024-05-02T{clock}Z"
+        if every_time:
+            doc["metadata"]["creationTimestamp"] = f"2024-05-03T{clock}Z"
+            for offset, condition in enumerate(doc["status"]["conditions"]):
+                condition["lastTransitionTime"] = f"2024-05-0{4 + offset % 2}T{clock}Z"
+            state = doc["status"]["containerStatuses"][0]["state"]
+            state["running"]["startedAt"] = f"2024-05-06T{clock}Z"
+        documents.append(json.dumps(doc, separators=(",", ":")).encode())
+    return documents
+
+
+def sharing_figures(pod: object, count: int, reps: int) -> None:
+    documents = replica_pods(pod, count)
+    print(f"-- sharing decode ({count:,} Pods of one ReplicaSet; floor: share=False)")
+    unshared = bytes_each_of(lambda d: from_json(d), documents)
+    shared = bytes_each_of(lambda d: from_json(d, share=True), documents)
+    row("bytes per Pod, share=True", shared, unshared, " B")
+    every_time = replica_pods(pod, count, every_time=True)
+    shared = bytes_each_of(lambda d: from_json(d, share=True), every_time)
+    row("  ... and every timestamp differs", shared, unshared, " B")
+    floor = held_rate(from_json, documents, reps)
+    row("decode/s share=True, held", held_rate(share, documents, reps), floor)
+    data = documents[0]
+    floor = rate(lambda: from_json(data), count, reps)
+    row("decode/s share=True, dropped", rate(lambda: share(data), count, reps), floor)
+
+
+def share(data: bytes) -> object:
+    return from_json(data, share=True)
+
+
+def bytes_each_of(decode: Callable[[bytes], object], documents: list[bytes]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    held = [decode(document) for document in documents]
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del held
+    return (after - before) / len(documents)
+
+
 def row(name: str, value: float, floor: float | None, unit: str = "/s") -> None:
     ratio = f"{value / floor:8.3f}x" if floor else " " * 9
     floor_text = f"{floor:>14,.0f}" if floor else " " * 14
@@ -210,6 +282,8 @@ def main() -> None:
     per_dict = bytes_each(lambda: json.loads(data), count)
     print("-- memory")
     row("bytes per decoded Pod vs dict", per_pod, per_dict, " B")
+
+    sharing_figures(pod, count, reps)
 
     print("-- safe sharing (chosen: immutable + evolve; alternative: copy-on-read)")
     write = rate(lambda: evolve(pod, metadata__labels={"app": "web", "x": "1"}), n, reps)

@@ -52,7 +52,7 @@ def encode(obj: Any) -> bytes:
 def decode(info: KindInfo, kv: KeyValue) -> Any:
     document = json.loads(kv.value)
     document.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
-    return from_dict(document, info.cls, strict=False)
+    return from_dict(document, info.cls, strict=False, share=True)
 
 
 def with_version(obj: Any, revision: int) -> Any:

@@ -59,7 +59,7 @@ EMPTY: FrozenDict[Any, Any] = FrozenDict()
 
 def freeze_map(value: Mapping[K, V] | Iterable[tuple[K, V]]) -> FrozenDict[K, V]:
     """Converter for map fields: any mapping becomes a FrozenDict (shared when already one)."""
-    if type(value) is FrozenDict:
+    if isinstance(value, FrozenDict):  # shared subclasses too: never copy a frozen map
         return value
     return FrozenDict(value)
 
@@ -76,7 +76,7 @@ def freeze_seq(value: Iterable[V]) -> tuple[V, ...]:
 def freeze_json(value: Any) -> Any:
     """Deep-freeze free-form JSON: dicts become FrozenDicts, lists tuples."""
     if isinstance(value, dict):
-        if type(value) is FrozenDict and all(
+        if isinstance(value, FrozenDict) and all(
             not isinstance(v, dict | list) for v in value.values()
         ):
             return value

@@ -5,7 +5,8 @@ it as ``cls=``). Strict decoding, the default, refuses fields no attribute knows
 path; ``strict=False`` keeps them and writes them back. Every problem in a document — wrong types,
 unknown fields, bad timestamps or quantities — is reported at once in one
 :class:`kcore.errors.DecodeError` whose ``causes`` carry field paths; nothing from deep inside the
-codec escapes as a Python traceback.
+codec escapes as a Python traceback. ``share=True`` (what the API layer, and so every informer
+cache, decodes with) makes equal parts of decoded objects one object: see ``_share``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 from kcore import errors
 from kcore.objects import registry
 from kcore.objects._compile import decoder_for, encoder_for, render_path
+from kcore.objects._share import shared_decoder_for, trim_tables
 
 __all__ = [
     "from_dict",
@@ -84,15 +86,20 @@ def _class_for(data: Any) -> type[Any]:
 
 
 @overload
-def from_dict(data: Any, cls: type[T], *, strict: bool = ...) -> T: ...
+def from_dict(data: Any, cls: type[T], *, strict: bool = ..., share: bool = ...) -> T: ...
 @overload
-def from_dict(data: Any, cls: None = ..., *, strict: bool = ...) -> Any: ...
+def from_dict(data: Any, cls: None = ..., *, strict: bool = ..., share: bool = ...) -> Any: ...
 
 
-def from_dict(data: Any, cls: type[T] | None = None, *, strict: bool = True) -> Any:
+def from_dict(
+    data: Any, cls: type[T] | None = None, *, strict: bool = True, share: bool = False
+) -> Any:
     """The object a JSON-shaped dict describes.
 
     With ``cls`` given, ``apiVersion``/``kind`` may be absent but must match when present.
+    ``share=True`` makes its parts the very objects that equal parts of objects decoded before
+    (and still alive) are made of: the same value, a fraction of the memory when many alike
+    objects are held, as in an informer cache (see ``kcore.objects._share``).
     """
     if cls is None:
         cls = _class_for(data)
@@ -100,7 +107,11 @@ def from_dict(data: Any, cls: type[T] | None = None, *, strict: bool = True) -> 
         _check_type_fields(data, cls)
     problems: list[tuple[Any, str, Any, str]] = []
     try:
-        obj = decoder_for(cls)(data, None, problems, strict)
+        if share:
+            obj = shared_decoder_for(cls)(data, None, problems, strict)
+            trim_tables()
+        else:
+            obj = decoder_for(cls)(data, None, problems, strict)
     except RecursionError:
         raise errors.DecodeError(
             f"cannot decode {_describe(data)}: the document is nested too deeply",
@@ -133,13 +144,17 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 
 @overload
-def from_json(data: str | bytes, cls: type[T], *, strict: bool = ...) -> T: ...
+def from_json(data: str | bytes, cls: type[T], *, strict: bool = ..., share: bool = ...) -> T: ...
 @overload
-def from_json(data: str | bytes, cls: None = ..., *, strict: bool = ...) -> Any: ...
+def from_json(
+    data: str | bytes, cls: None = ..., *, strict: bool = ..., share: bool = ...
+) -> Any: ...
 
 
-def from_json(data: str | bytes, cls: type[T] | None = None, *, strict: bool = True) -> Any:
-    """Decode one object from JSON text or bytes."""
+def from_json(
+    data: str | bytes, cls: type[T] | None = None, *, strict: bool = True, share: bool = False
+) -> Any:
+    """Decode one object from JSON text or bytes (``share`` as for :func:`from_dict`)."""
     try:
         parsed = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
@@ -147,7 +162,7 @@ def from_json(data: str | bytes, cls: type[T] | None = None, *, strict: bool = T
             f"malformed JSON: {err}",
             [errors.FieldError("<document>", f"malformed JSON: {err}", None, "FieldValueInvalid")],
         ) from None
-    return from_dict(parsed, cls, strict=strict)
+    return from_dict(parsed, cls, strict=strict, share=share)
 
 
 def to_json(obj: Any, *, indent: int | None = None) -> str:
@@ -157,8 +172,10 @@ def to_json(obj: Any, *, indent: int | None = None) -> str:
     return json.dumps(to_dict(obj), indent=indent, ensure_ascii=False)
 
 
-def from_yaml(text: str | bytes, *, strict: bool = True) -> list[Any]:
+def from_yaml(text: str | bytes, *, strict: bool = True, share: bool = False) -> list[Any]:
     """Every object in a (multi-document) YAML text; ``kind: List`` documents are flattened.
+
+    ``share`` as for :func:`from_dict` (the documents of one text share with each other too).
 
     Empty documents are skipped. Problems in several documents are reported together, each
     cause saying which document it is in.
@@ -182,7 +199,7 @@ def from_yaml(text: str | bytes, *, strict: bool = True) -> list[Any]:
     causes: list[errors.FieldError] = []
     for number, document in enumerate(_flatten(documents), start=1):
         try:
-            objects.append(from_dict(document, strict=strict))
+            objects.append(from_dict(document, strict=strict, share=share))
         except errors.DecodeError as err:
             label = f"document {number} ({_describe(document)})"
             causes += [

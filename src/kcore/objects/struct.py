@@ -128,7 +128,7 @@ def struct(cls: type[T]) -> type[T]:
     if not any(hasattr(base, "__attrs_attrs__") for base in cls.__mro__[1:]):
         annotations[UNKNOWN_SLOT] = "object"
         setattr(cls, UNKNOWN_SLOT, attrs.field(default=None, init=False, eq=False, repr=False))
-    built = attrs.define(cls, frozen=True, slots=True, kw_only=True, eq=True, weakref_slot=False)
+    built = attrs.define(cls, frozen=True, slots=True, kw_only=True, eq=True, weakref_slot=True)
     built.__kcore_struct__ = True  # type: ignore[attr-defined]
     return built
 

@@ -17,9 +17,10 @@ convenience on the same machinery.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
@@ -28,7 +29,6 @@ import attrs
 from kcore import errors
 from kcore.objects import info_for
 from kcore.reconcile.context import Context
-from kcore.reconcile.handlers import within
 from kcore.reconcile.predicates import Predicate
 from kcore.reconcile.queue import Priority, QueueShutDown, WorkQueue
 from kcore.reconcile.ratelimit import RateLimiter, default_controller_rate_limiter
@@ -92,6 +92,7 @@ class Controller(Generic[T]):
         self._watches += [_Watch(kind, fn) for kind, fn in watches]
         self.queue: WorkQueue[Request] | None = None
         self.manager: Manager | None = None
+        self._watchdog = _Watchdog(None, reconcile_timeout)
         self.stats = {"reconciles": 0, "errors": 0, "terminal": 0, "timeouts": 0, "requeues": 0}
 
     def __repr__(self) -> str:
@@ -158,11 +159,9 @@ class Controller(Generic[T]):
         if watch.owned:
             owner: Any = self.for_
             for ref in obj.metadata.owner_references:
-                if (
-                    ref.controller
-                    and ref.kind == owner.kind
-                    and ref.api_version == owner.api_version
-                ):
+                # Group and kind, any version (as controller-runtime matches owners).
+                group = ref.api_version.rpartition("/")[0]
+                if ref.controller and ref.kind == owner.kind and group == owner.group:
                     namespace = obj.metadata.namespace if info_for(owner).namespaced else ""
                     return [Request(ref.name, namespace)]
             return []
@@ -182,9 +181,14 @@ class Controller(Generic[T]):
 
     async def run(self) -> None:
         """Run ``max_concurrent`` workers until cancelled or the queue shuts down."""
+        assert self.manager is not None
+        self._watchdog = _Watchdog(self.manager.clock, self.reconcile_timeout)
         async with anyio.create_task_group() as group:
-            for _ in range(self.max_concurrent):
-                group.start_soon(self._worker)
+            group.start_soon(self._watchdog.run)
+            async with anyio.create_task_group() as workers:
+                for _ in range(self.max_concurrent):
+                    workers.start_soon(self._worker)
+            group.cancel_scope.cancel()  # workers are done: so is the watchdog
 
     async def _worker(self) -> None:
         queue = self.queue
@@ -208,12 +212,13 @@ class Controller(Generic[T]):
         outcome = "success"
         try:
             result: Any = None
-
-            async def attempt() -> None:
-                nonlocal result
+            with self._watchdog.guard(f"reconcile of {request}") as scope:
                 result = await self.reconcile_fn(ctx, request)
-
-            await within(manager.clock, self.reconcile_timeout, attempt, f"reconcile of {request}")
+            if scope.cancelled_caught:
+                raise errors.TimeoutError(
+                    f"reconcile of {request} did not finish within {self.reconcile_timeout} s "
+                    "(clock time) and was cancelled"
+                )
             if result is None:
                 queue.forget(request)
             elif isinstance(result, Result):
@@ -255,6 +260,42 @@ class Controller(Generic[T]):
             )
         finally:
             manager.record_reconcile(self.name, outcome, manager.clock.now() - started)
+
+
+class _Watchdog:
+    """Cancels reconciles that run past the timeout: one sleeping task per controller rather
+    than a timer per reconcile. Every reconcile gets the same timeout, so deadlines come in
+    the order reconciles start and the oldest one is always the next to expire."""
+
+    def __init__(self, clock: Any, timeout: float) -> None:
+        self._clock = clock
+        self._timeout = timeout
+        self._running: dict[anyio.CancelScope, float] = {}
+        self._wake = anyio.Event()
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            if not self._running:
+                self._wake.set()
+            self._running[scope] = self._clock.now() + self._timeout
+            try:
+                yield scope
+            finally:
+                self._running.pop(scope, None)
+
+    async def run(self) -> None:
+        for _ in iter(int, 1):  # until cancelled with its controller
+            if not self._running:
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                continue
+            scope, deadline = next(iter(self._running.items()))
+            if self._clock.now() >= deadline:
+                self._running.pop(scope, None)
+                scope.cancel()
+                continue
+            await self._clock.sleep_until(deadline)
 
 
 def _name_of(obj: Any) -> str:

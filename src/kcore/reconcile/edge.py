@@ -19,7 +19,6 @@ import attrs
 
 from kcore import errors
 from kcore.reconcile.controller import Controller, _Watch
-from kcore.reconcile.handlers import within
 from kcore.reconcile.types import Request, TerminalError
 
 __all__ = ["EdgeHandlers"]
@@ -81,13 +80,15 @@ class EdgeHandlers(Controller[Any]):
         obj = change.new if change.new is not None else change.old
         what = f"{handler.__name__} for {type(obj).__name__} {obj.metadata.name}"
 
-        async def call() -> None:
-            result = handler(*args)
-            if inspect.isawaitable(result):
-                await result
-
         try:
-            await within(manager.clock, self.reconcile_timeout, call, what)
+            with self._watchdog.guard(what) as scope:
+                result = handler(*args)
+                if inspect.isawaitable(result):
+                    await result
+            if scope.cancelled_caught:
+                raise errors.TimeoutError(
+                    f"{what} did not finish within {self.reconcile_timeout} s (clock time)"
+                )
             queue.forget(request)
         except TerminalError as err:
             outcome = "terminal"
