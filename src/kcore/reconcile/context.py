@@ -53,8 +53,13 @@ class Context:
         self.request = request
         self.client = manager.client
         self.clock = manager.clock
-        self.log = logging.LoggerAdapter(
-            logging.getLogger(f"kcore.controller.{controller.name}"), {"request": str(request)}
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger named after the controller, carrying the request (made on first use)."""
+        return logging.LoggerAdapter(
+            logging.getLogger(f"kcore.controller.{self.controller.name}"),
+            {"request": str(self.request)},
         )
 
     @property

@@ -179,6 +179,15 @@ class Controller(Generic[T]):
 
     # --- running -----------------------------------------------------------------------------
 
+    def enqueue_all(self) -> None:
+        """Queue every cached primary object (low priority), as a fresh start does: a manager
+        that regains leadership re-checks everything, including reconciles it lost mid-way."""
+        assert self.manager is not None and self.queue is not None
+        informer = self.manager.informer(self.for_, namespace=self.namespace)
+        for obj in informer.cache.list():
+            meta = obj.metadata  # type: ignore[attr-defined]
+            self.queue.add(Request(meta.name, meta.namespace), priority=Priority.LOW)
+
     async def run(self) -> None:
         """Run ``max_concurrent`` workers until cancelled or the queue shuts down."""
         assert self.manager is not None

@@ -92,14 +92,17 @@ class EdgeHandlers(Controller[Any]):
             queue.forget(request)
         except TerminalError as err:
             outcome = "terminal"
+            self.stats["terminal"] += 1
             queue.forget(request)
             logger.error("%s: %s: terminal error, dropped: %s", self.name, what, err)
         except errors.TimeoutError as err:
             outcome = "timeout"
+            self.stats["timeouts"] += 1
             queue.add_rate_limited(request)
             logger.error("%s: %s; will retry with backoff", self.name, err)
         except Exception:
             outcome = "error"
+            self.stats["errors"] += 1
             queue.add_rate_limited(request)
             logger.exception("%s: %s failed; will retry with backoff", self.name, what)
         finally:

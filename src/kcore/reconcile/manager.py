@@ -76,6 +76,7 @@ class Manager:
         self._leading = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._controllers_group: anyio.abc.TaskGroup | None = None
+        self._led_before = False
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -186,6 +187,10 @@ class Manager:
 
     async def _run_controllers(self) -> None:
         await self.factory.wait_synced()
+        if self._led_before:
+            for controller in self.controllers:
+                controller.enqueue_all()  # work lost with the last leadership is redone
+        self._led_before = True
         self._leading = True
         try:
             async with anyio.create_task_group() as group:

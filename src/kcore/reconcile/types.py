@@ -9,7 +9,7 @@ from kcore import errors
 __all__ = ["Request", "Result", "TerminalError"]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # hashed many times per trip through the queue
 class Request:
     """The key of one object to reconcile: its name and namespace ("" if cluster-scoped)."""
 

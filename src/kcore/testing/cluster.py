@@ -77,6 +77,7 @@ class Cluster:
         self._namespaces = namespaces
         self._group: anyio.abc.TaskGroup | None = None
         self._tick = anyio.Event()
+        self._settling = 0
 
     async def __aenter__(self) -> Self:
         await self.store.__aenter__()
@@ -116,8 +117,9 @@ class Cluster:
                 self._pulse()
                 await anyio.sleep(0.001)
                 continue
-            if revision != looked_at:
+            if revision != looked_at or self._settling:
                 looked_at = revision
+                self._settling = 0
                 self._pulse()
                 continue
             deadline = clock.next_deadline()
@@ -146,8 +148,10 @@ class Cluster:
             group.start_soon(alarm)
 
     async def settle(self) -> None:
-        """Wait until every task is blocked (time does not move for this)."""
-        await wait_all_idle()
+        """Wait until every task is blocked; time does not move for this."""
+        tick = self._tick
+        self._settling += 1  # the next idle moment is announced rather than jumped over
+        await tick.wait()
 
     async def advance(self, seconds: float) -> None:
         """Let ``seconds`` of virtual time pass (timers in between fire at their instants)."""
