@@ -17,10 +17,9 @@ convenience on the same machinery.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
@@ -93,6 +92,7 @@ class Controller(Generic[T]):
         self.queue: WorkQueue[Request] | None = None
         self.manager: Manager | None = None
         self._watchdog = _Watchdog(None, reconcile_timeout)
+        self._cancelled: type[BaseException] = BaseException
         self.stats = {"reconciles": 0, "errors": 0, "terminal": 0, "timeouts": 0, "requeues": 0}
 
     def __repr__(self) -> str:
@@ -192,6 +192,7 @@ class Controller(Generic[T]):
         """Run ``max_concurrent`` workers until cancelled or the queue shuts down."""
         assert self.manager is not None
         self._watchdog = _Watchdog(self.manager.clock, self.reconcile_timeout)
+        self._cancelled = anyio.get_cancelled_exc_class()
         async with anyio.create_task_group() as group:
             group.start_soon(self._watchdog.run)
             async with anyio.create_task_group() as workers:
@@ -200,20 +201,24 @@ class Controller(Generic[T]):
             group.cancel_scope.cancel()  # workers are done: so is the watchdog
 
     async def _worker(self) -> None:
+        """Take keys until the queue shuts down. A reconcile past its timeout is cancelled by
+        cancelling this worker's scope (no timer per reconcile); the worker then starts over."""
         queue = self.queue
         assert queue is not None
-        for _ in iter(int, 1):  # until the queue shuts down (get raises) or we are cancelled
-            try:
-                request = await queue.get()
-            except QueueShutDown:
-                return
-            try:
-                await self._reconcile_one(request)
-            finally:
-                queue.done(request)
+        for _ in iter(int, 1):
+            with anyio.CancelScope() as scope:
+                for _ in iter(int, 1):  # until the queue shuts down or the watchdog cancels
+                    try:
+                        request = await queue.get()
+                    except QueueShutDown:
+                        return
+                    try:
+                        await self._reconcile_one(request, scope)
+                    finally:
+                        queue.done(request)
 
-    async def _reconcile_one(self, request: Request) -> None:
-        queue, manager = self.queue, self.manager
+    async def _reconcile_one(self, request: Request, scope: anyio.CancelScope) -> None:
+        queue, manager, watchdog = self.queue, self.manager, self._watchdog
         assert queue is not None and manager is not None
         ctx = Context(manager, self, request)
         self.stats["reconciles"] += 1
@@ -221,13 +226,16 @@ class Controller(Generic[T]):
         outcome = "success"
         try:
             result: Any = None
-            with self._watchdog.guard(f"reconcile of {request}") as scope:
+            watchdog.begin(scope)
+            try:
                 result = await self.reconcile_fn(ctx, request)
-            if scope.cancelled_caught:
-                raise errors.TimeoutError(
-                    f"reconcile of {request} did not finish within {self.reconcile_timeout} s "
-                    "(clock time) and was cancelled"
-                )
+            except self._cancelled:
+                if watchdog.expired(scope):
+                    outcome = "timeout"
+                    self._timed_out(request)
+                raise
+            finally:
+                watchdog.end(scope)
             if result is None:
                 queue.forget(request)
             elif isinstance(result, Result):
@@ -252,11 +260,6 @@ class Controller(Generic[T]):
             logger.error(
                 "controller %s: %s: terminal error, not retrying: %s", self.name, request, err
             )
-        except errors.TimeoutError as err:
-            outcome = "timeout"
-            self.stats["timeouts"] += 1
-            queue.add_rate_limited(request)
-            logger.error("controller %s: %s: %s; will retry with backoff", self.name, request, err)
         except Exception:
             outcome = "error"
             self.stats["errors"] += 1
@@ -270,40 +273,62 @@ class Controller(Generic[T]):
         finally:
             manager.record_reconcile(self.name, outcome, manager.clock.now() - started)
 
+    def _timed_out(self, request: Any) -> None:
+        assert self.queue is not None
+        self.stats["timeouts"] += 1
+        self.queue.add_rate_limited(request)
+        logger.error(_timed_out_message(self.name, request, self.reconcile_timeout))
+
+
+def _timed_out_message(name: str, request: Any, timeout: float) -> str:
+    return (
+        f"controller {name}: reconcile of {request} did not finish within {timeout} s (clock "
+        "time) and was cancelled; will retry with backoff"
+    )
+
 
 class _Watchdog:
     """Cancels reconciles that run past the timeout: one sleeping task per controller rather
     than a timer per reconcile. Every reconcile gets the same timeout, so deadlines come in
-    the order reconciles start and the oldest one is always the next to expire."""
+    the order reconciles start and the oldest one is always the next to expire; the watchdog
+    is woken only when it sleeps with nothing to watch."""
 
     def __init__(self, clock: Any, timeout: float) -> None:
         self._clock = clock
         self._timeout = timeout
         self._running: dict[anyio.CancelScope, float] = {}
+        self._expired: set[anyio.CancelScope] = set()
         self._wake = anyio.Event()
+        self._armed = False
 
-    @contextlib.contextmanager
-    def guard(self, what: str) -> Iterator[anyio.CancelScope]:
-        with anyio.CancelScope() as scope:
-            if not self._running:
-                self._wake.set()
-            self._running[scope] = self._clock.now() + self._timeout
-            try:
-                yield scope
-            finally:
-                self._running.pop(scope, None)
+    def begin(self, scope: anyio.CancelScope) -> None:
+        self._running[scope] = self._clock.now() + self._timeout
+        if not self._armed:
+            self._wake.set()
+
+    def end(self, scope: anyio.CancelScope) -> None:
+        self._running.pop(scope, None)
+
+    def expired(self, scope: anyio.CancelScope) -> bool:
+        if scope in self._expired:
+            self._expired.discard(scope)
+            return True
+        return False
 
     async def run(self) -> None:
         for _ in iter(int, 1):  # until cancelled with its controller
             if not self._running:
+                self._armed = False
                 self._wake = anyio.Event()
                 await self._wake.wait()
                 continue
             scope, deadline = next(iter(self._running.items()))
             if self._clock.now() >= deadline:
                 self._running.pop(scope, None)
+                self._expired.add(scope)
                 scope.cancel()
                 continue
+            self._armed = True  # sleeping toward a deadline: new reconciles need no wake-up
             await self._clock.sleep_until(deadline)
 
 

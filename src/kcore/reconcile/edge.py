@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import attrs
 
-from kcore import errors
 from kcore.reconcile.controller import Controller, _Watch
 from kcore.reconcile.types import Request, TerminalError
 
@@ -61,7 +61,7 @@ class EdgeHandlers(Controller[Any]):
         assert self.queue is not None
         self.queue.add(_Change(old, new))  # type: ignore[arg-type]
 
-    async def _reconcile_one(self, request: Any) -> None:
+    async def _reconcile_one(self, request: Any, scope: anyio.CancelScope) -> None:
         change: _Change = request
         queue, manager = self.queue, self.manager
         assert queue is not None and manager is not None
@@ -80,26 +80,26 @@ class EdgeHandlers(Controller[Any]):
         obj = change.new if change.new is not None else change.old
         what = f"{handler.__name__} for {type(obj).__name__} {obj.metadata.name}"
 
+        watchdog = self._watchdog
         try:
-            with self._watchdog.guard(what) as scope:
+            watchdog.begin(scope)
+            try:
                 result = handler(*args)
                 if inspect.isawaitable(result):
                     await result
-            if scope.cancelled_caught:
-                raise errors.TimeoutError(
-                    f"{what} did not finish within {self.reconcile_timeout} s (clock time)"
-                )
+            except self._cancelled:
+                if watchdog.expired(scope):
+                    outcome = "timeout"
+                    self._timed_out(request)
+                raise
+            finally:
+                watchdog.end(scope)
             queue.forget(request)
         except TerminalError as err:
             outcome = "terminal"
             self.stats["terminal"] += 1
             queue.forget(request)
             logger.error("%s: %s: terminal error, dropped: %s", self.name, what, err)
-        except errors.TimeoutError as err:
-            outcome = "timeout"
-            self.stats["timeouts"] += 1
-            queue.add_rate_limited(request)
-            logger.error("%s: %s; will retry with backoff", self.name, err)
         except Exception:
             outcome = "error"
             self.stats["errors"] += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import attrs
 
 from kcore import errors
@@ -9,9 +11,11 @@ from kcore import errors
 __all__ = ["Request", "Result", "TerminalError"]
 
 
-@attrs.frozen(cache_hash=True)  # hashed many times per trip through the queue
-class Request:
-    """The key of one object to reconcile: its name and namespace ("" if cluster-scoped)."""
+class Request(NamedTuple):
+    """The key of one object to reconcile: its name and namespace ("" if cluster-scoped).
+
+    A named tuple: hashed many times on each trip through the work queue, and a tuple of two
+    strings hashes in C."""
 
     name: str
     namespace: str = ""
