@@ -321,6 +321,10 @@ class _Watchdog:
                 self._armed = False
                 self._wake = anyio.Event()
                 await self._wake.wait()
+                # Stay armed one timeout period even if that reconcile is already over, so a
+                # stream of quick reconciles does not wake the watchdog once each.
+                self._armed = True
+                await self._clock.sleep_until(self._clock.now() + self._timeout)
                 continue
             scope, deadline = next(iter(self._running.items()))
             if self._clock.now() >= deadline:
