@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from kcore import errors
@@ -21,8 +21,7 @@ from kcore.api.types import ObjectList
 from kcore.objects import KindInfo
 from kcore.objects.fields import FieldSelector
 from kcore.objects.fieldsets import fields_of, selectable_fields
-from kcore.objects.labels import Selector, selector_from_set
-from kcore.objects.selectors import parse_field_selector, parse_label_selector
+from kcore.objects.selectors import as_field_selector, as_label_selector
 from kcore.store import Store, prefix_end
 
 _TOO_OLD = (
@@ -31,44 +30,26 @@ _TOO_OLD = (
 )
 
 
-def label_selector_of(value: Any) -> Selector | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, Selector):
-        return None if value.is_empty() else value
-    if isinstance(value, str):
-        return parse_label_selector(value)
-    if isinstance(value, Mapping):
-        return selector_from_set(value)
-    raise errors.InvalidTypeError(
-        f"label_selector must be a string, a Selector or a mapping, not {type(value).__name__}"
-    )
-
-
 def field_selector_of(info: KindInfo, value: Any) -> FieldSelector | None:
-    if value is None or value == "":
+    """The field selector, refusing fields the kind does not expose (as kube-apiserver)."""
+    selector = as_field_selector(value)
+    if selector is None:
         return None
-    if isinstance(value, str):
-        value = parse_field_selector(value)
-    if not isinstance(value, FieldSelector):
-        raise errors.InvalidTypeError(
-            f"field_selector must be a string or a FieldSelector, not {type(value).__name__}"
-        )
     supported = selectable_fields(info.cls)
-    for name in sorted(value.fields()):
+    for name in sorted(selector.fields()):
         if name not in supported:
             raise errors.InvalidArgumentError(
                 f'field label not supported: "{name}" for {info.plural}; supported: '
                 f"{', '.join(supported)}"
             )
-    return None if value.is_empty() else value
+    return selector
 
 
 def matcher(
     info: KindInfo, label_selector: Any, field_selector: Any
 ) -> Callable[[Any], bool] | None:
     """A predicate for the selectors, or None when they select everything."""
-    labels = label_selector_of(label_selector)
+    labels = as_label_selector(label_selector)
     fields = field_selector_of(info, field_selector)
     if labels is None and fields is None:
         return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kcore import errors
+from kcore.api._stored import qualified
 from kcore.api.types import UserInfo
 from kcore.objects import KindInfo
 
@@ -59,8 +60,7 @@ class Authorizer:
         if await self.allowed(user, verb, info.group, info.plural, subresource, namespace, name):
             return
         resource = f"{info.plural}/{subresource}" if subresource else info.plural
-        qualified = f"{info.plural}.{info.group}" if info.group else info.plural
-        target = f'{qualified} "{name}"' if name else qualified
+        target = f'{qualified(info)} "{name}"' if name else qualified(info)
         where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         raise errors.ForbiddenError(
             f'{target} is forbidden: User "{user.name}" cannot {verb} resource "{resource}" '

@@ -50,6 +50,7 @@ __all__ = [
     "is_valid_label_value",
     "is_valid_port_name",
     "is_valid_port_num",
+    "mask_generate_name",
     "max_len_error",
     "name_is_dns1035_label",
     "name_is_dns1123_label",
@@ -158,7 +159,7 @@ def is_dns1035_label(value: str) -> list[str]:
     return errors
 
 
-def _mask_trailing_dash(name: str) -> str:
+def mask_generate_name(name: str) -> str:
     # Kubernetes' rule for generateName prefixes, kept exactly: a trailing dash (the random
     # suffix follows it) is replaced together with the character before it by one "a".
     if len(name) > 1 and name.endswith("-"):
@@ -168,17 +169,17 @@ def _mask_trailing_dash(name: str) -> str:
 
 def name_is_dns1123_subdomain(name: str, prefix: bool = False) -> list[str]:
     """Object-name check; ``prefix=True`` validates a ``generateName`` (trailing '-' allowed)."""
-    return is_dns1123_subdomain(_mask_trailing_dash(name) if prefix else name)
+    return is_dns1123_subdomain(mask_generate_name(name) if prefix else name)
 
 
 def name_is_dns1123_label(name: str, prefix: bool = False) -> list[str]:
     """Object-name check for label-named kinds (Namespace); ``prefix`` as above."""
-    return is_dns1123_label(_mask_trailing_dash(name) if prefix else name)
+    return is_dns1123_label(mask_generate_name(name) if prefix else name)
 
 
 def name_is_dns1035_label(name: str, prefix: bool = False) -> list[str]:
     """Object-name check for kinds named by RFC 1035 labels (Service); ``prefix`` as above."""
-    return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
+    return is_dns1035_label(mask_generate_name(name) if prefix else name)
 
 
 # --- label and annotation keys, label values -----------------------------------------------

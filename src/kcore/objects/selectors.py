@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
-from kcore.errors import InvalidArgumentError
+from kcore.errors import InvalidArgumentError, InvalidTypeError
 from kcore.objects.fields import (
     FieldRequirement,
     FieldSelector,
@@ -47,6 +47,8 @@ __all__ = [
     "Operator",
     "Requirement",
     "Selector",
+    "as_field_selector",
+    "as_label_selector",
     "escape_field_value",
     "field_selector_from_set",
     "parse_field_selector",
@@ -222,3 +224,34 @@ def selector_from_optional_label_selector(
     return selector_from_label_selector(
         label_selector.match_labels, label_selector.match_expressions, path=path
     )
+
+
+def as_label_selector(value: Any) -> Selector | None:
+    """A label selector given as a string, a Selector or a mapping (equality on each pair);
+    None when it selects everything."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, Selector):
+        selector = value
+    elif isinstance(value, str):
+        selector = parse_label_selector(value)
+    elif isinstance(value, Mapping):
+        selector = selector_from_set(value)
+    else:
+        raise InvalidTypeError(
+            f"label_selector must be a string, a Selector or a mapping, not {type(value).__name__}"
+        )
+    return None if selector.is_empty() else selector
+
+
+def as_field_selector(value: Any) -> FieldSelector | None:
+    """A field selector given as a string or a FieldSelector; None when it selects everything."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = parse_field_selector(value)
+    if not isinstance(value, FieldSelector):
+        raise InvalidTypeError(
+            f"field_selector must be a string or a FieldSelector, not {type(value).__name__}"
+        )
+    return None if value.is_empty() else value

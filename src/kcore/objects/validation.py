@@ -148,7 +148,7 @@ def validate_object_meta(
     """The metadata rules every kind shares (Kubernetes' ValidateObjectMeta)."""
     if meta.generate_name:
         # generateName is a prefix: checked with the prefix rule (a trailing dash is fine)
-        for message in name_rule(_strip_dash(meta.generate_name)):
+        for message in name_rule(names.mask_generate_name(meta.generate_name)):
             problems.invalid(f"{path}.generateName", meta.generate_name, message)
     if not meta.name:
         if not meta.generate_name:
@@ -180,10 +180,6 @@ def validate_object_meta(
         problems.from_messages(
             f"{path}.finalizers[{i}]", finalizer, names.is_qualified_name(finalizer)
         )
-
-
-def _strip_dash(prefix: str) -> str:
-    return prefix[:-1] + "a" if prefix.endswith("-") else prefix
 
 
 def _validate_owner_references(

@@ -14,19 +14,17 @@ informers asked for afterwards are started by the next ``start()`` call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.abc
 
-from kcore import errors
 from kcore.api import Client
 from kcore.clock import Clock
 from kcore.objects import info_for
-from kcore.objects.fields import FieldSelector, parse_field_selector
-from kcore.objects.label_parser import parse_label_selector
-from kcore.objects.labels import Selector, selector_from_set
+from kcore.objects.fields import FieldSelector
+from kcore.objects.labels import Selector
+from kcore.objects.selectors import as_field_selector, as_label_selector
 from kcore.reconcile.handlers import within
 from kcore.reconcile.informer import Informer
 
@@ -35,34 +33,6 @@ __all__ = ["InformerFactory"]
 T = TypeVar("T")
 
 _Key = tuple[type[Any], str | None, Selector | None, FieldSelector | None]
-
-
-def _label_key(value: Any) -> Selector | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, Selector):
-        selector = value
-    elif isinstance(value, str):
-        selector = parse_label_selector(value)
-    elif isinstance(value, Mapping):
-        selector = selector_from_set(value)
-    else:
-        raise errors.InvalidTypeError(
-            f"label_selector must be a string, a Selector or a mapping, not {type(value).__name__}"
-        )
-    return None if selector.is_empty() else selector
-
-
-def _field_key(value: Any) -> FieldSelector | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = parse_field_selector(value)
-    if not isinstance(value, FieldSelector):
-        raise errors.InvalidTypeError(
-            f"field_selector must be a string or a FieldSelector, not {type(value).__name__}"
-        )
-    return None if value.is_empty() else value
 
 
 class InformerFactory:
@@ -89,8 +59,8 @@ class InformerFactory:
         started.
         """
         info = info_for(kind)
-        labels = _label_key(label_selector)
-        fields = _field_key(field_selector)
+        labels = as_label_selector(label_selector)
+        fields = as_field_selector(field_selector)
         ns = (namespace or None) if info.namespaced else None
         key: _Key = (kind, ns, labels, fields)
         found = self._informers.get(key)
